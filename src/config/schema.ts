@@ -43,7 +43,7 @@ const stdioServer = z.strictObject({
       initialDelayMs: z.number().int().positive().default(200),
       maxDelayMs: z.number().int().positive().default(30_000),
     })
-    .default({ initialDelayMs: 200, maxDelayMs: 30_000 }),
+    .prefault({}),
 });
 
 const serverConfig = z.discriminatedUnion('transport', [httpServer, stdioServer], {
@@ -91,7 +91,7 @@ export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8787),
   /** Signing secret (≥ 32 chars), normally from the environment. Generated and stored if absent. */
   secret: z.string().min(32, 'must be at least 32 characters').optional(),
-  database: database.default({ provider: 'sqlite', url: './portcullis.db', skipMigrations: false }),
+  database: database.prefault({ provider: 'sqlite' }),
   servers: z
     .record(z.string().regex(SERVER_NAME, 'server names are lowercase letters, digits, "_" and "-"'), serverConfig)
     .default({}),
@@ -99,12 +99,12 @@ export const configSchema = z.strictObject({
   allowedOrigins: z.array(z.string()).default([]),
   /** Extra Host header values accepted besides the listener's own and baseUrl's. */
   allowedHosts: z.array(z.string()).default([]),
-  limits: limits.default({ maxBodyBytes: 4 * 1024 * 1024, maxResponseBytes: 4 * 1024 * 1024, maxDepth: 64 }),
-  sessions: sessions.default({ idleTimeoutMs: 30 * 60_000, maxSessions: 100_000 }),
-  oauth: oauthConfigSchema.default({ enforceAuth: true }),
+  limits: limits.prefault({}),
+  sessions: sessions.prefault({}),
+  oauth: oauthConfigSchema.prefault({}),
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-    .default({ level: 'info' }),
+    .prefault({}),
 });
 
 /** What a user writes in `gateway.config.ts` (defaults optional). */
