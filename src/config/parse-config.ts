@@ -1,15 +1,10 @@
 import type { z } from 'zod';
 import { PortcullisError } from '../errors.js';
-import { configSchema, type GatewayConfigInput, type GatewayConfigParsed } from './schema.js';
+import { configSchema, type DeepReadonly, type GatewayConfigInput, type GatewayConfigParsed } from './schema.js';
 
 /** The compiled, deep-frozen configuration the gateway runs on. */
 export type GatewayConfig = DeepReadonly<GatewayConfigParsed & { baseUrl: string }>;
 
-type DeepReadonly<T> = T extends (...args: never[]) => unknown
-  ? T
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
 
 /** Typed identity helper for `gateway.config.ts`; the only default export users write. */
 export function defineConfig(config: GatewayConfigInput): GatewayConfigInput {

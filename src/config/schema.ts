@@ -111,7 +111,14 @@ export const configSchema = z.strictObject({
 export type GatewayConfigInput = z.input<typeof configSchema>;
 /** The parsed config, defaults applied. */
 export type GatewayConfigParsed = z.output<typeof configSchema>;
-export type ServerConfig = z.output<typeof serverConfig>;
-export type HttpServerConfig = z.output<typeof httpServer>;
-export type StdioServerConfig = z.output<typeof stdioServer>;
-export type DatabaseConfig = z.output<typeof database>;
+export type ServerConfig = DeepReadonly<z.output<typeof serverConfig>>;
+export type HttpServerConfig = DeepReadonly<z.output<typeof httpServer>>;
+export type StdioServerConfig = DeepReadonly<z.output<typeof stdioServer>>;
+export type DatabaseConfig = DeepReadonly<z.output<typeof database>>;
+
+/** The compiled config is deep-frozen; its types say so. */
+export type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;

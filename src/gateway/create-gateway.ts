@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { Hono } from 'hono';
+import type { GatewayConfig } from '../config/parse-config.js';
+import { createLogger, type Logger } from '../logger.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { HostGuard } from './host-guard.js';
+import { createHttpServer } from './http-server.js';
+import { createMcpEndpoint, type Authenticator } from './mcp-endpoint.js';
+import { MrtrBridge } from './mrtr-bridge.js';
+import { createHttpRoute } from './routes/http-route.js';
+import type { ServerRoute } from './routes/server-route.js';
+import { createStdioRoute } from './routes/stdio-route.js';
+import { SessionRegistry } from './sessions.js';
+import { RpcCode, wireError } from './wire-error.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  /** An already open store (tests share one); by default the config's database is opened. */
+  store?: Store;
+  logger?: Logger;
+  clock?: () => number;
+  /** Who is calling; by default anonymous when `oauth.enforceAuth` is false. */
+  authenticate?: Authenticator;
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly store: Store;
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+/** Builds a gateway from a parsed config: store, routes, sessions, the HTTP listener. */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const clock = options.clock ?? Date.now;
+  const store = options.store ?? (await openStore(config.database));
+  const ownsStore = !options.store;
+  // A generated secret is kept in the store so restarts (and other instances) agree on it.
+  const secret = config.secret ?? (await store.meta.setIfAbsent('secret', randomBytes(32).toString('base64url')));
+  void secret;
+
+  const limits = { maxResponseBytes: config.limits.maxResponseBytes, maxDepth: config.limits.maxDepth };
+  const sessions = new SessionRegistry({ store, clock, idleTimeoutMs: config.sessions.idleTimeoutMs, maxSessions: config.sessions.maxSessions, logger });
+  const bridge = new MrtrBridge();
+  const routes = new Map<string, ServerRoute>();
+  for (const [name, server] of Object.entries(config.servers)) {
+    await store.servers.upsert({ name, transport: server.transport, target: server.transport === 'http' ? server.url : server.command, era: null, updatedAt: clock() });
+    routes.set(
+      name,
+      server.transport === 'http'
+        ? createHttpRoute(name, server, { sessions, bridge, store, limits, logger })
+        : createStdioRoute(name, server, { sessions, bridge, limits, logger }),
+    );
+  }
+
+  const authenticate = options.authenticate ?? defaultAuthenticator(config, logger);
+  const mcp = createMcpEndpoint({ routes, sessions, authenticate, limits: config.limits, logger });
+  const app = new Hono();
+  app.get('/healthz', (c) =>
+    c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()) }),
+  );
+  let guard: HostGuard | undefined;
+  const server = createHttpServer({ guard: () => guard!, mcp, app });
+
+  return {
+    config,
+    store,
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => resolve());
+      });
+      const port = (server.address() as AddressInfo).port;
+      const baseUrl = config.port === 0 ? config.baseUrl.replace(/:0$/, `:${port}`) : config.baseUrl;
+      guard = new HostGuard({ baseUrl, listenHost: config.host, port, allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins });
+      logger.info({ url: baseUrl, servers: [...routes.keys()] }, 'portcullis listening');
+      return { port, url: baseUrl };
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await sessions.close();
+      await Promise.all([...routes.values()].map((r) => r.close()));
+      if (ownsStore) await store.close();
+    },
+  };
+}
+
+function defaultAuthenticator(config: GatewayConfig, logger: Logger): Authenticator {
+  if (!config.oauth.enforceAuth) {
+    logger.warn('oauth.enforceAuth is false: every caller is served as "anonymous". Do not run this in production.');
+    return () => ({ ok: true, principal: 'anonymous' });
+  }
+  return () => ({ ok: false, error: wireError(401, RpcCode.INVALID_REQUEST, 'authentication required', { headers: { 'www-authenticate': 'Bearer' } }) });
+}

@@ -1,0 +1,136 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../logger.js';
+import { parseMessage } from './jsonrpc/parse-message.js';
+import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
+import type { McpContext, ServerRoute } from './routes/server-route.js';
+import type { SessionRegistry } from './sessions.js';
+import { RpcCode, sendWireError, toWireError, wireError, type WireError } from './wire-error.js';
+
+/** Who is calling, or the HTTP answer that refuses them (401/403 with a challenge). */
+export type AuthResult = { ok: true; principal: string } | { ok: false; error: WireError };
+export type Authenticator = (req: IncomingMessage, server: string) => AuthResult | Promise<AuthResult>;
+
+export interface McpEndpointDeps {
+  routes: ReadonlyMap<string, ServerRoute>;
+  sessions: SessionRegistry;
+  authenticate: Authenticator;
+  limits: { readonly maxBodyBytes: number; readonly maxDepth: number };
+  logger: Logger;
+}
+
+/**
+ * `POST`/`GET`/`DELETE /mcp/{server}`: the Streamable HTTP endpoint, served from the raw node
+ * request (the framework adapter costs too much here). Order: route → auth → body → parse →
+ * classify → route handler; every refusal is a WireError sent from one place.
+ */
+export function createMcpEndpoint(deps: McpEndpointDeps) {
+  const { routes, sessions, limits } = deps;
+
+  return async function handleMcp(req: IncomingMessage, res: ServerResponse, server: string): Promise<void> {
+    const route = routes.get(server);
+    if (!route) {
+      req.resume();
+      return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, `unknown server "${server}"`));
+    }
+    try {
+      const auth = await deps.authenticate(req, server);
+      if (!auth.ok) {
+        req.resume();
+        return sendWireError(res, auth.error);
+      }
+      const ctx: McpContext = { server, principal: auth.principal, req, res };
+      if (req.method === 'POST') return await handlePost(ctx, route);
+      req.resume();
+      if (req.method === 'GET' || req.method === 'DELETE') return await handleSessionVerb(ctx, route, req.method);
+      sendWireError(res, wireError(405, RpcCode.INVALID_REQUEST, `method ${req.method} not allowed`, { headers: { allow: 'GET, POST, DELETE' } }));
+    } catch (err) {
+      if (!(err instanceof Error && err.name === 'AbortError')) {
+        deps.logger.warn({ server, err: (err as Error).message }, 'request failed');
+      }
+      sendWireError(res, toWireError(err, server));
+    }
+  };
+
+  async function handlePost(ctx: McpContext, route: ServerRoute): Promise<void> {
+    const { req, res } = ctx;
+    const contentType = req.headers['content-type'];
+    if (!contentType || !contentType.startsWith('application/json')) {
+      req.resume();
+      return sendWireError(res, wireError(415, RpcCode.INVALID_REQUEST, 'Invalid Request: Content-Type must be application/json'));
+    }
+    const body = await readBody(req, limits.maxBodyBytes);
+    if (body === undefined) {
+      return sendWireError(res, wireError(413, RpcCode.INVALID_REQUEST, `Invalid Request: body exceeds ${limits.maxBodyBytes} bytes`, { headers: { connection: 'close' } }));
+    }
+    const parsed = parseMessage(body, limits.maxDepth);
+    if (!parsed.ok) return sendWireError(res, parsed.error);
+    const message = parsed.message;
+    const era = classifyPost(req.headers, message);
+    if ('status' in era) return sendWireError(res, era);
+    if (era.era === 'modern') return route.modern(ctx, message, era.version);
+
+    if (message.kind === 'request' && message.method === 'initialize') {
+      if (!sessions.hasCapacity()) {
+        return sendWireError(res, wireError(503, RpcCode.INTERNAL_ERROR, 'too many open sessions; try again later', { id: message.id }));
+      }
+      return route.initialize(ctx, message, negotiateLegacyVersion(message.params?.protocolVersion));
+    }
+    const id = message.kind === 'notification' ? null : message.id;
+    if (!era.sessionId) {
+      return sendWireError(res, wireError(400, RpcCode.INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required (send initialize first)', { id }));
+    }
+    const session = await sessions.find(era.sessionId, ctx.server, ctx.principal);
+    if (!session) return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, 'Session not found', { id }));
+    return route.sessionMessage(ctx, session, message);
+  }
+
+  async function handleSessionVerb(ctx: McpContext, route: ServerRoute, verb: 'GET' | 'DELETE'): Promise<void> {
+    const { req, res } = ctx;
+    const version = req.headers['mcp-protocol-version'];
+    if (typeof version === 'string' && isModernVersion(version)) {
+      return sendWireError(res, wireError(405, RpcCode.INVALID_REQUEST, `${verb} is not part of protocol ${version}`, { headers: { allow: 'POST' } }));
+    }
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId !== 'string') {
+      return sendWireError(res, wireError(400, RpcCode.INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'));
+    }
+    const session = await sessions.find(sessionId, ctx.server, ctx.principal);
+    if (!session) return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, 'Session not found'));
+    if (verb === 'DELETE') return route.endSession(ctx, session);
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('text/event-stream')) {
+      return sendWireError(res, wireError(406, RpcCode.INVALID_REQUEST, 'Not Acceptable: GET needs Accept: text/event-stream'));
+    }
+    return route.openStream(ctx, session);
+  }
+}
+
+/**
+ * Reads the request body, or returns undefined once it passes `max` bytes (413 before any
+ * parsing: a declared Content-Length over the cap is refused without reading at all).
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > max) {
+    req.pause();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        // Stop reading; the 413 goes out with `Connection: close` and the socket is dropped.
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}

@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+import { PortcullisError } from '../errors.js';
+import { serializeMessage, type JsonRpcId, type Message } from './jsonrpc/message.js';
+import { SSE_HEADERS } from './client-stream.js';
+import { formatSseEvent, SseParser } from './sse-parser.js';
+import { isEventStream, isJson, parseUpstreamMessage, readCapped, type MessageLimits } from './upstream/read-body.js';
+import type { UpstreamResponse } from './upstream/http-upstream.js';
+import { serializeWireError, toWireError } from './wire-error.js';
+
+export interface RelayOptions {
+  server: string;
+  limits: MessageLimits;
+  /** Headers for the client (the gateway's `Mcp-Session-Id`). */
+  headers?: Record<string, string>;
+  /** The id of the client request being answered, for an error sent mid-stream. */
+  requestId: JsonRpcId | null;
+  /** Sees (and may replace) each message on its way to the client. */
+  transform?: (m: Message) => Message;
+}
+
+/**
+ * Streams an upstream answer back to the client: JSON as one validated, re-serialised message;
+ * SSE event by event as it arrives (never buffered whole), each under the same caps as client
+ * input. Errors before the first byte is sent are thrown for the caller to map; after it, they
+ * end the stream with a JSON-RPC error event.
+ *
+ * hot path (JSON): one capped read, one parse, one stringify.
+ */
+export async function relayResponse(up: UpstreamResponse, res: ServerResponse, opts: RelayOptions): Promise<Message | undefined> {
+  const contentType = up.headers['content-type'];
+  const status = up.statusCode;
+  if (status === 202 || status === 204) {
+    await up.body.dump();
+    res.writeHead(status, opts.headers).end();
+    return undefined;
+  }
+  if (isEventStream(contentType) && status === 200) return relaySse(up, res, opts);
+  if (!isJson(contentType)) {
+    await up.body.dump();
+    throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${status} with content-type ${String(contentType)}`);
+  }
+  const bytes = await readCapped(up.body, opts.limits.maxResponseBytes);
+  let message = parseUpstreamMessage(bytes, opts.limits);
+  if (opts.transform) message = opts.transform(message);
+  const json = serializeMessage(message);
+  res.writeHead(status, { ...opts.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+  return message;
+}
+
+async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOptions): Promise<Message | undefined> {
+  res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
+  res.flushHeaders();
+  let last: Message | undefined;
+  const onClientGone = () => up.body.destroy();
+  res.once('close', onClientGone);
+  const parser = new SseParser(opts.limits.maxResponseBytes, (event) => {
+    let message = parseUpstreamMessage(event.data, opts.limits);
+    if (opts.transform) message = opts.transform(message);
+    if (message.kind === 'response') last = message;
+    res.write(formatSseEvent(serializeMessage(message), event.id));
+  });
+  try {
+    for await (const chunk of up.body) {
+      parser.push(chunk as Buffer);
+      if (res.writableNeedDrain) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    parser.end();
+    res.end();
+  } catch (err) {
+    if (!res.writableEnded && !res.destroyed) {
+      const wire = toWireError(err, opts.server, opts.requestId);
+      res.end(opts.requestId === null ? undefined : formatSseEvent(serializeWireError(wire)));
+    }
+  } finally {
+    res.off('close', onClientGone);
+  }
+  return last;
+}

@@ -1,0 +1,38 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Message, RequestMessage } from '../jsonrpc/message.js';
+import type { ClientSession } from '../sessions.js';
+
+/** What one client request to `/mcp/{server}` carries once it is authenticated and parsed. */
+export interface McpContext {
+  readonly server: string;
+  /** The identity sessions are bound to (`anonymous` in dev mode). */
+  readonly principal: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+export interface RouteHealth {
+  name: string;
+  transport: 'http' | 'stdio';
+  state: string;
+}
+
+/**
+ * How the gateway serves one registered server, in both protocol eras. The HTTP route forwards
+ * 2025-era sessions one-to-one; the stdio route multiplexes every client over a shared child.
+ */
+export interface ServerRoute {
+  readonly name: string;
+  /** 2025-era `initialize` (no session yet): opens a session and answers with its id. */
+  initialize(ctx: McpContext, request: RequestMessage, version: string): Promise<void>;
+  /** 2025-era request, notification or response on an existing session. */
+  sessionMessage(ctx: McpContext, session: ClientSession, message: Message): Promise<void>;
+  /** 2025-era standalone GET stream. */
+  openStream(ctx: McpContext, session: ClientSession): Promise<void>;
+  /** 2025-era DELETE. */
+  endSession(ctx: McpContext, session: ClientSession): Promise<void>;
+  /** 2026-07-28 stateless request or notification. */
+  modern(ctx: McpContext, message: Message, version: string): Promise<void>;
+  health(): RouteHealth;
+  close(): Promise<void>;
+}

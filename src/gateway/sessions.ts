@@ -1,0 +1,147 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/store.js';
+import type { JsonObject } from './jsonrpc/message.js';
+
+/** A 2025-era client session: minted by the gateway, bound to the identity that opened it. */
+export interface ClientSession {
+  readonly id: string;
+  readonly idHash: string;
+  readonly server: string;
+  readonly principal: string;
+  readonly protocolVersion: string;
+  readonly initParams: JsonObject;
+  /** The upstream's own session id (HTTP upstreams), which the client never sees. */
+  upstreamSessionId: string | null;
+  lastSeenAt: number;
+  /** Open GET streams for messages that belong to no request. */
+  readonly streams: Set<ServerResponse>;
+  /** Resources the route attached (an isolated child); released when the session ends. */
+  onEnd: (() => Promise<void>) | undefined;
+}
+
+export interface SessionRegistryOptions {
+  store: Store;
+  clock: () => number;
+  idleTimeoutMs: number;
+  maxSessions: number;
+  logger: Logger;
+}
+
+/**
+ * Sessions live in memory for the hot path and in the store so they survive a restart (and, on
+ * Postgres, can be served by another instance). `lastSeenAt` is written behind, not per request.
+ */
+export class SessionRegistry {
+  readonly #opts: SessionRegistryOptions;
+  readonly #live = new Map<string, ClientSession>();
+  readonly #dirty = new Set<ClientSession>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(opts: SessionRegistryOptions) {
+    this.#opts = opts;
+    const every = Math.max(1_000, Math.min(60_000, Math.floor(opts.idleTimeoutMs / 4)));
+    this.#timer = setInterval(() => void this.sweep().catch(() => undefined), every);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  hasCapacity(): boolean {
+    return this.#live.size < this.#opts.maxSessions;
+  }
+
+  async create(fields: Pick<ClientSession, 'server' | 'principal' | 'protocolVersion' | 'initParams' | 'upstreamSessionId'>): Promise<ClientSession> {
+    // 256 random bits: unguessable, and only its hash is stored.
+    const id = randomBytes(32).toString('base64url');
+    const now = this.#opts.clock();
+    const session: ClientSession = { ...fields, id, idHash: hashId(id), lastSeenAt: now, streams: new Set(), onEnd: undefined };
+    await this.#opts.store.sessions.insert({
+      idHash: session.idHash,
+      server: session.server,
+      principal: session.principal,
+      protocolVersion: session.protocolVersion,
+      initParams: JSON.stringify(session.initParams),
+      upstreamSessionId: session.upstreamSessionId,
+      createdAt: now,
+      lastSeenAt: now,
+    });
+    this.#live.set(id, session);
+    return session;
+  }
+
+  /**
+   * hot path: one Map lookup. The store is read only for a session this process has not seen
+   * (after a restart). A session of another server or identity is reported as absent.
+   */
+  async find(id: string, server: string, principal: string): Promise<ClientSession | undefined> {
+    let session = this.#live.get(id);
+    if (!session) {
+      if (id.length > 128) return undefined;
+      const row = await this.#opts.store.sessions.get(hashId(id));
+      if (!row) return undefined;
+      session = {
+        id,
+        idHash: row.idHash,
+        server: row.server,
+        principal: row.principal,
+        protocolVersion: row.protocolVersion,
+        initParams: JSON.parse(row.initParams) as JsonObject,
+        upstreamSessionId: row.upstreamSessionId,
+        lastSeenAt: row.lastSeenAt,
+        streams: new Set(),
+        onEnd: undefined,
+      };
+      this.#live.set(id, session);
+    }
+    if (session.server !== server || session.principal !== principal) return undefined;
+    session.lastSeenAt = this.#opts.clock();
+    this.#dirty.add(session);
+    return session;
+  }
+
+  async setUpstreamSession(session: ClientSession, upstreamSessionId: string | null): Promise<void> {
+    session.upstreamSessionId = upstreamSessionId;
+    await this.#opts.store.sessions.setUpstreamSession(session.idHash, upstreamSessionId);
+  }
+
+  async end(session: ClientSession): Promise<void> {
+    this.#live.delete(session.id);
+    this.#dirty.delete(session);
+    for (const stream of session.streams) stream.end();
+    session.streams.clear();
+    await this.#opts.store.sessions.delete(session.idHash);
+    await session.onEnd?.().catch((err: Error) => this.#opts.logger.warn({ err: err.message }, 'session cleanup failed'));
+  }
+
+  /** Flushes `lastSeenAt` and ends sessions idle for longer than the configured timeout. */
+  async sweep(): Promise<void> {
+    const now = this.#opts.clock();
+    const dirty = [...this.#dirty];
+    this.#dirty.clear();
+    for (const s of dirty) await this.#opts.store.sessions.touch(s.idHash, s.lastSeenAt);
+    const cutoff = now - this.#opts.idleTimeoutMs;
+    for (const s of this.#live.values()) {
+      if (s.lastSeenAt < cutoff && s.streams.size === 0) await this.end(s);
+    }
+    await this.#opts.store.sessions.deleteIdle(cutoff);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const s of this.#dirty) await this.#opts.store.sessions.touch(s.idHash, s.lastSeenAt).catch(() => undefined);
+    this.#dirty.clear();
+    for (const s of this.#live.values()) {
+      for (const stream of s.streams) stream.end();
+      await s.onEnd?.().catch(() => undefined);
+    }
+    this.#live.clear();
+  }
+}
+
+export function hashId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}

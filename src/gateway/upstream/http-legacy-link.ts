@@ -1,0 +1,107 @@
+import type { Logger } from '../../logger.js';
+import { PortcullisError } from '../../errors.js';
+import { serializeMessage, type Message } from '../jsonrpc/message.js';
+import type { HttpUpstream } from './http-upstream.js';
+import type { LegacyLink, LinkEvents, LinkFactory } from './legacy-link.js';
+import { forEachUpstreamMessage, readCapped, type MessageLimits } from './read-body.js';
+
+/**
+ * A 2025-era Streamable HTTP session that the gateway opens and holds itself, so that clients
+ * without sessions (2026-07-28) can use an upstream that still needs one.
+ */
+export function httpLegacyLinkFactory(upstream: HttpUpstream, limits: MessageLimits, logger: Logger): LinkFactory {
+  return async (events) => new HttpLegacyLink(upstream, limits, logger, events);
+}
+
+class HttpLegacyLink implements LegacyLink {
+  readonly #upstream: HttpUpstream;
+  readonly #limits: MessageLimits;
+  readonly #events: LinkEvents;
+  readonly #logger: Logger;
+  readonly #abort = new AbortController();
+  #sessionId: string | undefined;
+  #protocolVersion: string | undefined;
+  #initId: unknown;
+  #closed = false;
+
+  constructor(upstream: HttpUpstream, limits: MessageLimits, logger: Logger, events: LinkEvents) {
+    this.#upstream = upstream;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#events = {
+      onMessage: (m) => {
+        if (m.kind === 'response' && m.id === this.#initId && typeof m.result?.protocolVersion === 'string') {
+          this.#protocolVersion = m.result.protocolVersion;
+        }
+        events.onMessage(m);
+      },
+      onClose: (reason) => {
+        if (!this.#closed) {
+          this.#closed = true;
+          this.#abort.abort();
+          events.onClose(reason);
+        }
+      },
+    };
+  }
+
+  async send(message: Message): Promise<void> {
+    if (this.#closed) throw new PortcullisError('UPSTREAM_UNAVAILABLE', 'session closed');
+    if (message.kind === 'request' && message.method === 'initialize') this.#initId = message.id;
+    const res = await this.#upstream.post(serializeMessage(message), this.#headers(), this.#abort.signal);
+    if (res.statusCode === 404 && this.#sessionId) {
+      await res.body.dump();
+      this.#events.onClose(new PortcullisError('UPSTREAM_CLOSED', 'the upstream ended the session'));
+      throw new PortcullisError('UPSTREAM_CLOSED', 'the upstream ended the session');
+    }
+    if (res.statusCode >= 400) {
+      const text = (await readCapped(res.body, 4096).catch(() => Buffer.alloc(0))).toString('utf8');
+      throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+    }
+    const sid = res.headers['mcp-session-id'];
+    if (typeof sid === 'string' && !this.#sessionId) {
+      this.#sessionId = sid;
+      void this.#listen();
+    }
+    // Consumed in the background: a long tool call streams for as long as it runs.
+    forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, this.#events.onMessage).catch((err: Error) => {
+      if (!this.#closed) this.#logger.warn({ server: this.#upstream.name, err: err.message }, 'upstream stream failed');
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    if (this.#sessionId) {
+      await this.#upstream
+        .delete(this.#headers())
+        .then((r) => r.body.dump())
+        .catch(() => undefined);
+    }
+  }
+
+  /** The standalone GET stream carries messages tied to no request (list changes). */
+  async #listen(): Promise<void> {
+    try {
+      const res = await this.#upstream.get({ ...this.#headers(), accept: 'text/event-stream' }, this.#abort.signal);
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return;
+      }
+      await forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, this.#events.onMessage);
+    } catch {
+      // The stream is optional in the 2025 transport; calls keep working without it.
+    }
+  }
+
+  #headers(): Record<string, string> {
+    const h: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
+    if (this.#sessionId) h['mcp-session-id'] = this.#sessionId;
+    if (this.#protocolVersion) h['mcp-protocol-version'] = this.#protocolVersion;
+    return h;
+  }
+}

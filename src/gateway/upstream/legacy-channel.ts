@@ -1,0 +1,183 @@
+import type { Logger } from '../../logger.js';
+import { PortcullisError } from '../../errors.js';
+import type { JsonObject, JsonRpcId, Message, NotificationMessage, RequestMessage, ResponseMessage } from '../jsonrpc/message.js';
+import type { LegacyLink, LinkFactory } from './legacy-link.js';
+import { IdRouter, type CallSink, type PendingCall } from './id-router.js';
+
+export type { CallSink } from './id-router.js';
+
+export interface ChannelOptions {
+  server: string;
+  connect: LinkFactory;
+  /** The `initialize` params the gateway sends as this upstream's one client. */
+  initParams: JsonObject;
+  timeoutMs: number;
+  /** Restart with backoff after a crash (stdio); without it the next call reconnects (HTTP). */
+  restart?: { initialDelayMs: number; maxDelayMs: number };
+  logger: Logger;
+}
+
+type State = 'idle' | 'connecting' | 'ready' | 'down' | 'closed';
+
+/**
+ * One 2025-era upstream session shared by many clients (a stdio child, or the session the gateway
+ * holds for stateless clients). Every client request gets a fresh upstream id and its progress
+ * token is rewritten, so no client can see or answer another's traffic (the id-collision leak of
+ * the SDK's CVE-2026-25536 is exactly what this prevents).
+ */
+export class LegacyChannel {
+  readonly server: string;
+  readonly #opts: ChannelOptions;
+  readonly #router: IdRouter;
+  #state: State = 'idle';
+  #link: LegacyLink | undefined;
+  #connecting: Promise<void> | undefined;
+  #initResult: JsonObject | undefined;
+  #backoff: number;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #stableTimer: NodeJS.Timeout | undefined;
+  #listeners = new Set<(m: NotificationMessage) => void>();
+
+  constructor(opts: ChannelOptions) {
+    this.server = opts.server;
+    this.#opts = opts;
+    this.#backoff = opts.restart?.initialDelayMs ?? 0;
+    this.#router = new IdRouter(opts.server, (m) => this.#sendRaw(m), (m) => this.#broadcast(m));
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The upstream's `initialize` result (capabilities, serverInfo, instructions). */
+  async ready(): Promise<JsonObject> {
+    if (this.#state === 'closed') throw new PortcullisError('UPSTREAM_CLOSED', 'the gateway is shutting down');
+    if (this.#state !== 'ready') await (this.#connecting ?? this.#connect());
+    return this.#initResult!;
+  }
+
+  /** Sends a client's request; everything that comes back for it goes to `sink`. */
+  async call(owner: string, request: RequestMessage, sink: CallSink): Promise<PendingCall | undefined> {
+    try {
+      await this.ready();
+    } catch (err) {
+      sink.fail(err as Error);
+      return undefined;
+    }
+    return this.#router.start(owner, request, sink, this.#opts.timeoutMs);
+  }
+
+  /** A client notification: `initialized` is the gateway's business, `cancelled` needs its id mapped. */
+  notify(owner: string, message: NotificationMessage): void {
+    if (message.method === 'notifications/initialized') return;
+    if (message.method === 'notifications/cancelled') {
+      this.#router.cancelByClientId(owner, message.params?.requestId as JsonRpcId, message.params?.reason);
+      return;
+    }
+    if (this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
+  }
+
+  /** A client's answer to a server→client request; false when the id is not this owner's. */
+  respond(owner: string, message: ResponseMessage): boolean {
+    return this.#router.answerServerRequest(owner, message);
+  }
+
+  /** Notifications that belong to no single call (list changes, resource updates). */
+  onBroadcast(listener: (m: NotificationMessage) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts the upstream now instead of on the first call (stdio children). */
+  start(): void {
+    void this.ready().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'closed';
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#stableTimer);
+    this.#router.failAll(new PortcullisError('UPSTREAM_CLOSED', 'the gateway is shutting down'));
+    const link = this.#link;
+    this.#link = undefined;
+    await link?.close();
+  }
+
+  #connect(): Promise<void> {
+    this.#state = 'connecting';
+    this.#connecting = this.#open().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #open(): Promise<void> {
+    let link: LegacyLink | undefined;
+    try {
+      link = await this.#opts.connect({
+        onMessage: (m) => this.#onMessage(m),
+        onClose: (reason) => {
+          if (this.#link === link) this.#lost(reason);
+        },
+      });
+      this.#link = link;
+      const init = await this.#router.request(
+        'initialize',
+        this.#opts.initParams,
+        Math.min(this.#opts.timeoutMs, 30_000),
+      );
+      if (typeof init.protocolVersion !== 'string') {
+        throw new PortcullisError('UPSTREAM_PROTOCOL', 'initialize result has no protocolVersion');
+      }
+      await link.send({ kind: 'notification', method: 'notifications/initialized', params: undefined });
+      this.#initResult = init;
+      if ((this.#state as State) === 'closed') return;
+      this.#state = 'ready';
+      this.#stableTimer = setTimeout(() => (this.#backoff = this.#opts.restart?.initialDelayMs ?? 0), 30_000);
+      this.#stableTimer.unref();
+      this.#opts.logger.info({ server: this.server, protocolVersion: init.protocolVersion }, 'upstream ready');
+    } catch (err) {
+      if (this.#link === link) this.#link = undefined;
+      await link?.close().catch(() => undefined);
+      this.#lost(err as Error);
+      throw err instanceof PortcullisError
+        ? err
+        : new PortcullisError('UPSTREAM_UNAVAILABLE', (err as Error).message, { cause: err });
+    }
+  }
+
+  #lost(reason: Error): void {
+    if (this.#state === 'closed') return;
+    clearTimeout(this.#stableTimer);
+    this.#link = undefined;
+    this.#router.failAll(new PortcullisError('UPSTREAM_CLOSED', reason.message, { cause: reason }));
+    const restart = this.#opts.restart;
+    if (!restart) {
+      this.#state = 'idle';
+      return;
+    }
+    this.#state = 'down';
+    const delay = this.#backoff;
+    this.#backoff = Math.min(Math.max(delay * 2, restart.initialDelayMs), restart.maxDelayMs);
+    this.#opts.logger.warn({ server: this.server, err: reason.message, retryInMs: delay }, 'upstream lost; restarting');
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      if (this.#state === 'down') this.#connect().catch(() => undefined);
+    }, delay);
+    this.#restartTimer.unref();
+  }
+
+  #onMessage(message: Message): void {
+    this.#router.fromUpstream(message);
+  }
+
+  async #sendRaw(message: Message): Promise<void> {
+    const link = this.#link;
+    if (!link) throw new PortcullisError('UPSTREAM_UNAVAILABLE', 'not connected');
+    await link.send(message);
+  }
+
+  #broadcast(message: NotificationMessage): void {
+    for (const listener of this.#listeners) listener(message);
+  }
+}

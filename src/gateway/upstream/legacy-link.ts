@@ -1,0 +1,19 @@
+import type { Message } from '../jsonrpc/message.js';
+
+/**
+ * A connection to a 2025-era upstream that the gateway itself holds (a stdio child, or an HTTP
+ * session it opened): messages go out one by one and come back on `onMessage`, in any order.
+ */
+export interface LegacyLink {
+  send(message: Message): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LinkEvents {
+  onMessage(message: Message): void;
+  /** The link died (child exited, stream broke); not called after `close()`. */
+  onClose(reason: Error): void;
+}
+
+/** Opens a link; the channel calls it again to reconnect. */
+export type LinkFactory = (events: LinkEvents) => Promise<LegacyLink>;
