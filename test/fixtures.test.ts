@@ -6,64 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  collectProgress,
-  connectStdioV1,
-  connectStdioV2,
-  connectV1,
-  connectV2,
-  type Connected,
-  type ElicitParams,
-  type V1Client,
-  type V2Client,
-} from './helpers/clients.js';
+import { collectProgress, connectStdioV1, connectStdioV2, connectV1, connectV2 } from './helpers/clients.js';
+import { fromV1, fromV2, textOf, type Session } from './helpers/client-session.js';
 import { FIXTURES, type Fixture, restartFixture, startFixture } from './helpers/processes.js';
-
-type Progress = { progress: number; total?: number; message?: string };
-type ToolResult = Record<string, unknown>;
-
-/** The two SDKs' clients behind one shape, so every case runs the same assertions. */
-interface Session {
-  listToolNames(): Promise<string[]>;
-  callTool(name: string, args: Record<string, unknown>, onprogress?: (p: Progress) => void): Promise<ToolResult>;
-  elicitations: ElicitParams[];
-  describe(): { era?: string; protocolVersion?: string; sessionId?: string };
-  close(): Promise<void>;
-}
-
-function fromV1(c: Connected<V1Client, unknown>): Session {
-  return {
-    listToolNames: async () => (await c.client.listTools()).tools.map((tool) => tool.name),
-    callTool: (name, args, onprogress) => c.client.callTool({ name, arguments: args }, undefined, { onprogress }),
-    elicitations: c.elicitations,
-    describe: () => ({ sessionId: sessionIdOf(c.transport) }),
-    close: c.close,
-  };
-}
-
-function fromV2(c: Connected<V2Client, unknown>): Session {
-  return {
-    listToolNames: async () => (await c.client.listTools()).tools.map((tool) => tool.name),
-    callTool: (name, args, onprogress) => c.client.callTool({ name, arguments: args }, { onprogress }),
-    elicitations: c.elicitations,
-    describe: () => ({
-      era: c.client.getProtocolEra(),
-      protocolVersion: c.client.getNegotiatedProtocolVersion(),
-      sessionId: sessionIdOf(c.transport),
-    }),
-    close: c.close,
-  };
-}
-
-// Only the HTTP transports have one.
-function sessionIdOf(transport: unknown): string | undefined {
-  return (transport as { sessionId?: string }).sessionId;
-}
-
-function textOf(result: ToolResult): string {
-  const [first] = result.content as Array<{ type: string; text: string }>;
-  return first.text;
-}
 
 let v1Http: Fixture;
 let v2Http: Fixture;

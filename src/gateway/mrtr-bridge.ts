@@ -62,7 +62,7 @@ export class MrtrBridge {
       },
       final: (m) => {
         m.id = request.id;
-        stream.final(serializeMessage(complete(m)));
+        stream.final(serializeMessage(complete(m, request.method)));
       },
       fail: (err) => {
         const wire = toWireError(err, channel.server, request.id);
@@ -138,8 +138,19 @@ function inputRequired(id: RequestMessage['id'], s: Suspension): ResponseMessage
   return { kind: 'response', id, result: { resultType: 'input_required', inputRequests, requestState: s.token } };
 }
 
-/** 2026-07-28 results carry `resultType`; a 2025-era upstream's results don't. */
-function complete(m: ResponseMessage): ResponseMessage {
-  if (m.result && m.result.resultType === undefined) m.result.resultType = 'complete';
+const CACHEABLE = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read']);
+
+/**
+ * 2026-07-28 results carry `resultType`, and list/read results cache hints; a 2025-era
+ * upstream's results have neither. `ttlMs: 0` + `private` promises nothing it can't keep.
+ */
+function complete(m: ResponseMessage, method: string): ResponseMessage {
+  const r = m.result;
+  if (!r) return m;
+  if (r.resultType === undefined) r.resultType = 'complete';
+  if (CACHEABLE.has(method)) {
+    if (typeof r.ttlMs !== 'number') r.ttlMs = 0;
+    if (r.cacheScope !== 'public' && r.cacheScope !== 'private') r.cacheScope = 'private';
+  }
   return m;
 }

@@ -15,6 +15,7 @@ import { LegacyChannel } from '../upstream/legacy-channel.js';
 import { forEachUpstreamMessage, type MessageLimits } from '../upstream/read-body.js';
 import { sendWireError, RpcCode, wireError } from '../wire-error.js';
 import { GATEWAY_CLIENT_CAPABILITIES, GATEWAY_CLIENT_INFO, sessionHeaders } from './route-helpers.js';
+import { LegacyOnModern } from './legacy-on-modern.js';
 import type { McpContext, ServerRoute } from './server-route.js';
 
 export interface HttpRouteDeps {
@@ -37,6 +38,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
   const { limits } = deps;
   let era: Promise<'modern' | 'legacy'> | undefined;
   let held: LegacyChannel | undefined;
+  const onModern = new LegacyOnModern(upstream, limits);
 
   function eraOf(): Promise<'modern' | 'legacy'> {
     if (config.protocol !== 'auto') return Promise.resolve(config.protocol);
@@ -119,6 +121,12 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     name,
     async initialize(ctx, request, version) {
       const params: JsonObject = { ...request.params, protocolVersion: version };
+      if ((await eraOf()) === 'modern') {
+        const init = await onModern.initializeResult(version);
+        const session = await deps.sessions.create({ server: name, principal: ctx.principal, protocolVersion: version, initParams: params, upstreamSessionId: null });
+        new ClientStream(ctx.res, sessionHeaders(session)).final(serializeMessage(resultMessage(request.id, init)));
+        return;
+      }
       const { response, sid } = await initializeUpstream(params, request.id);
       const negotiated = response.result?.protocolVersion;
       if (response.error || typeof negotiated !== 'string' || !isLegacyVersion(negotiated)) {
@@ -130,6 +138,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async sessionMessage(ctx, session, message) {
+      if ((await eraOf()) === 'modern') return onModern.handle(ctx, session, message);
       const body = serializeMessage(message);
       let up = await upstream.post(body, sessionUpstreamHeaders(session));
       if (up.statusCode === 404 && session.upstreamSessionId && message.kind === 'request') {
@@ -141,6 +150,11 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async openStream(ctx, session) {
+      if ((await eraOf()) === 'modern') {
+        // 2026-07-28 has no standalone stream; the 2025 transport lets a server refuse it.
+        sendWireError(ctx.res, wireError(405, RpcCode.INVALID_REQUEST, `upstream ${name} offers no standalone stream`, { headers: { ...sessionHeaders(session), allow: 'POST, DELETE' } }));
+        return;
+      }
       const abort = new AbortController();
       ctx.res.once('close', () => abort.abort());
       const up = await upstream.get({ ...sessionUpstreamHeaders(session), accept: 'text/event-stream' }, abort.signal);
@@ -155,7 +169,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async endSession(ctx, session) {
-      if (session.upstreamSessionId) {
+      if (session.upstreamSessionId && (await eraOf()) === 'legacy') {
         await upstream
           .delete(sessionUpstreamHeaders(session))
           .then((r) => r.body.dump())

@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/parse-config.js';
+import type { GatewayConfigInput } from '../../src/config/schema.js';
+import { createGateway, type Gateway } from '../../src/gateway/create-gateway.js';
+import { createLogger } from '../../src/logger.js';
+import { FIXTURES } from './processes.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  url: string;
+  dbFile: string;
+  /** `{url}/mcp/{server}` */
+  mcp(server: string): string;
+  close(): Promise<void>;
+}
+
+/** The demo server as a stdio upstream, the way the example config registers it. */
+export const DEMO_STDIO = { transport: 'stdio', command: process.execPath, args: [FIXTURES.demo] } as const;
+
+/**
+ * Starts a real gateway in this process on an ephemeral port with a real SQLite file in a temp
+ * directory (or the given one, to restart on the same state).
+ */
+export async function startGateway(config: Partial<GatewayConfigInput>, opts: { dbFile?: string } = {}): Promise<TestGateway> {
+  const dir = opts.dbFile ? undefined : mkdtempSync(join(tmpdir(), 'portcullis-test-'));
+  const dbFile = opts.dbFile ?? join(dir!, 'gateway.db');
+  const parsed = parseConfig({
+    port: 0,
+    oauth: { enforceAuth: false },
+    logging: { level: process.env.PORTCULLIS_TEST_LOG ?? 'silent' },
+    database: { provider: 'sqlite', url: dbFile },
+    ...config,
+  });
+  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level) });
+  const { url } = await gateway.listen();
+  return {
+    gateway,
+    url,
+    dbFile,
+    mcp: (server) => `${url}/mcp/${server}`,
+    async close() {
+      await gateway.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
