@@ -1,0 +1,38 @@
+import { RE2JS } from 're2js';
+
+/**
+ * The one module that knows about re2js. Argument patterns come from admins and are matched
+ * against caller-controlled strings, so a backtracking engine would be a ReDoS lever; RE2 runs
+ * in time linear in the input and refuses constructs (backreferences, lookarounds) that cannot.
+ */
+
+/** Longest pattern source accepted when a grant is saved. */
+export const MAX_REGEX_LENGTH = 512;
+
+/** A compiled pattern. `test` matches the whole string (anchored both ends). */
+export interface SafeRegex {
+  readonly source: string;
+  test(input: string): boolean;
+}
+
+export type CompileRegexResult =
+  | { readonly ok: true; readonly regex: SafeRegex }
+  | { readonly ok: false; readonly message: string };
+
+/** Compiles `source` with RE2 semantics, or says why it cannot be used. */
+export function compileSafeRegex(source: string): CompileRegexResult {
+  if (source.length > MAX_REGEX_LENGTH) {
+    return { ok: false, message: `pattern is longer than ${MAX_REGEX_LENGTH} characters` };
+  }
+  let compiled: RE2JS;
+  try {
+    compiled = RE2JS.compile(source);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return { ok: false, message: `pattern is not supported by RE2: ${detail}` };
+  }
+  return {
+    ok: true,
+    regex: Object.freeze({ source, test: (input: string) => compiled.testExact(input) }),
+  };
+}
