@@ -1,0 +1,167 @@
+import { periodKey } from './budget.js';
+import type { BudgetCharge, BudgetMetric, CompiledBudget, Reservation, ReservationLine } from './types.js';
+
+/**
+ * Where budget is held and spent. The decision path reserves the most a call can cost before it
+ * is forwarded, then settles the real amount or refunds it. The interface is synchronous so a
+ * decision stays one synchronous step (check and spend cannot interleave with another call);
+ * a store-backed ledger for several instances keeps that shape by handing out blocks leased
+ * from the database, which can never add up to more than the cap.
+ */
+export interface BudgetLedger {
+  /**
+   * Holds every charge or none. A `requestKey` already held or settled returns its reservation
+   * again (`replayed`), so a retried request is charged once.
+   */
+  reserve(requestKey: string, charges: readonly BudgetCharge[], now: number): ReserveResult;
+  /** Whether `reserve` would succeed now, holding nothing (for `explain`). */
+  peek(charges: readonly BudgetCharge[], now: number): ReserveResult;
+  /** Gives a held reservation back (forward cancelled or failed); `false` if not held. */
+  refund(reservation: Reservation): boolean;
+  /**
+   * Replaces the held amounts with `actual` ones per metric (a metric left out keeps its held
+   * amount). Spending never passes a limit: what does not fit is reported as `unbilled`.
+   */
+  settle(reservation: Reservation, actual: Partial<Readonly<Record<BudgetMetric, number>>>): SettleResult;
+  /** Spent (held + settled) in the budget's current period. */
+  spent(budget: CompiledBudget, now: number): number;
+}
+
+export type ReserveResult =
+  | { readonly ok: true; readonly reservation: Reservation; readonly replayed: boolean }
+  | {
+      readonly ok: false;
+      readonly budget: CompiledBudget;
+      readonly spent: number;
+      readonly requested: number;
+    };
+
+export interface SettleResult {
+  readonly settled: boolean;
+  /** Amount of `actual` beyond what the limits allowed to charge. */
+  readonly unbilled: number;
+}
+
+export interface MemoryBudgetLedgerOptions {
+  /** How many settled request keys to remember for retries (oldest forgotten first). */
+  readonly rememberSettled?: number;
+}
+
+interface BudgetState {
+  periodKey: number;
+  spent: number;
+  limit: number;
+}
+
+/** The in-memory reference ledger: exact, for one process. */
+export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}): BudgetLedger {
+  const rememberSettled = options.rememberSettled ?? 100_000;
+  if (!Number.isInteger(rememberSettled) || rememberSettled < 0) {
+    throw new TypeError('rememberSettled must be a non-negative integer');
+  }
+  const states = new Map<string, BudgetState>();
+  const held = new Map<string, Reservation>();
+  // Insertion-ordered, so the first key is the oldest: a FIFO without another dependency.
+  const settled = new Map<string, Reservation>();
+
+  function stateOf(budget: CompiledBudget, now: number): BudgetState {
+    const key = periodKey(budget.period, now);
+    let s = states.get(budget.id);
+    if (s === undefined) {
+      s = { periodKey: key, spent: 0, limit: budget.limit };
+      states.set(budget.id, s);
+    } else if (s.periodKey !== key) {
+      s.periodKey = key; // a new period starts empty
+      s.spent = 0;
+    }
+    s.limit = budget.limit;
+    return s;
+  }
+
+  /** Sums charges per budget (a budget named twice must not be checked twice against the same room). */
+  function totals(charges: readonly BudgetCharge[]): Map<string, BudgetCharge> {
+    const out = new Map<string, BudgetCharge>();
+    for (const c of charges) {
+      if (!Number.isFinite(c.amount) || c.amount < 0) {
+        throw new RangeError(`budget ${c.budget.id}: charge must be a finite amount >= 0, got ${c.amount}`);
+      }
+      const prev = out.get(c.budget.id);
+      out.set(c.budget.id, prev === undefined ? c : { budget: c.budget, amount: prev.amount + c.amount });
+    }
+    return out;
+  }
+
+  function check(sums: Map<string, BudgetCharge>, now: number): ReserveResult | null {
+    for (const { budget, amount } of sums.values()) {
+      const s = stateOf(budget, now);
+      // A zero amount still needs room left: an exhausted token budget refuses the next call.
+      if (s.spent >= budget.limit || s.spent + amount > budget.limit) {
+        return { ok: false, budget, spent: s.spent, requested: amount };
+      }
+    }
+    return null;
+  }
+
+  return {
+    reserve(requestKey, charges, now) {
+      const previous = held.get(requestKey) ?? settled.get(requestKey);
+      if (previous !== undefined) return { ok: true, reservation: previous, replayed: true };
+      const sums = totals(charges);
+      const denial = check(sums, now);
+      if (denial !== null) return denial;
+      const lines: ReservationLine[] = [];
+      for (const { budget, amount } of sums.values()) {
+        const s = stateOf(budget, now);
+        s.spent += amount;
+        lines.push(Object.freeze({ budgetId: budget.id, metric: budget.metric, periodKey: s.periodKey, amount }));
+      }
+      const reservation: Reservation = Object.freeze({ requestKey, lines: Object.freeze(lines) });
+      held.set(requestKey, reservation);
+      return { ok: true, reservation, replayed: false };
+    },
+    peek(charges, now) {
+      const denial = check(totals(charges), now);
+      return denial ?? { ok: true, reservation: Object.freeze({ requestKey: '', lines: [] }), replayed: false };
+    },
+    refund(reservation) {
+      if (held.get(reservation.requestKey) !== reservation) return false;
+      held.delete(reservation.requestKey);
+      for (const line of reservation.lines) {
+        const s = states.get(line.budgetId);
+        // A reservation from a period that has rolled over has nothing left to give back.
+        if (s !== undefined && s.periodKey === line.periodKey) s.spent = Math.max(0, s.spent - line.amount);
+      }
+      return true;
+    },
+    settle(reservation, actual) {
+      if (held.get(reservation.requestKey) !== reservation) return { settled: false, unbilled: 0 };
+      held.delete(reservation.requestKey);
+      let unbilled = 0;
+      for (const line of reservation.lines) {
+        const amount = actual[line.metric] ?? line.amount;
+        if (!Number.isFinite(amount) || amount < 0) {
+          throw new RangeError(`settle: ${line.metric} must be a finite amount >= 0, got ${amount}`);
+        }
+        const s = states.get(line.budgetId);
+        if (s === undefined || s.periodKey !== line.periodKey) continue;
+        const delta = amount - line.amount;
+        if (delta <= 0) {
+          s.spent = Math.max(0, s.spent + delta);
+        } else {
+          const charged = Math.min(delta, Math.max(0, s.limit - s.spent));
+          s.spent += charged;
+          unbilled = Math.max(unbilled, delta - charged);
+        }
+      }
+      if (rememberSettled > 0) {
+        settled.set(reservation.requestKey, reservation);
+        if (settled.size > rememberSettled) settled.delete(settled.keys().next().value as string);
+      }
+      return { settled: true, unbilled };
+    },
+    spent(budget, now) {
+      const s = states.get(budget.id);
+      return s === undefined || s.periodKey !== periodKey(budget.period, now) ? 0 : s.spent;
+    },
+  };
+}
