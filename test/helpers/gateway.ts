@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse-config.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.js';
+import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
 import { createLogger } from '../../src/logger.js';
 import { FIXTURES } from './processes.js';
 
@@ -19,11 +20,17 @@ export interface TestGateway {
 /** The demo server as a stdio upstream, the way the example config registers it. */
 export const DEMO_STDIO = { transport: 'stdio', command: process.execPath, args: [FIXTURES.demo] } as const;
 
+/** Test identities: the `x-test-user` header names the caller (sessions are bound to it). */
+export const headerIdentity: Authenticator = (req) => ({ ok: true, principal: String(req.headers['x-test-user'] ?? 'anonymous') });
+
 /**
  * Starts a real gateway in this process on an ephemeral port with a real SQLite file in a temp
  * directory (or the given one, to restart on the same state).
  */
-export async function startGateway(config: Partial<GatewayConfigInput>, opts: { dbFile?: string } = {}): Promise<TestGateway> {
+export async function startGateway(
+  config: Partial<GatewayConfigInput>,
+  opts: { dbFile?: string; authenticate?: Authenticator } = {},
+): Promise<TestGateway> {
   const dir = opts.dbFile ? undefined : mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const dbFile = opts.dbFile ?? join(dir!, 'gateway.db');
   const parsed = parseConfig({
@@ -33,7 +40,7 @@ export async function startGateway(config: Partial<GatewayConfigInput>, opts: { 
     database: { provider: 'sqlite', url: dbFile },
     ...config,
   });
-  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level) });
+  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level), authenticate: opts.authenticate });
   const { url } = await gateway.listen();
   return {
     gateway,

@@ -15,6 +15,8 @@ export interface RouteHealth {
   name: string;
   transport: 'http' | 'stdio';
   state: string;
+  /** The shared child's process id (stdio). */
+  pid?: number;
 }
 
 /**

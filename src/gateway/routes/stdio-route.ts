@@ -133,7 +133,7 @@ export function createStdioRoute(name: string, config: StdioServerConfig, deps: 
       deps.bridge.serve(shared, ctx.principal, message as RequestMessage, ctx.res);
     },
 
-    health: () => ({ name, transport: 'stdio', state: shared.state }),
+    health: () => ({ name, transport: 'stdio', state: shared.state, pid: shared.pid }),
 
     async close() {
       for (const res of streams) res.end();

@@ -49,6 +49,10 @@ export class LegacyChannel {
     return this.#state;
   }
 
+  get pid(): number | undefined {
+    return this.#link?.pid;
+  }
+
   /** The upstream's `initialize` result (capabilities, serverInfo, instructions). */
   async ready(): Promise<JsonObject> {
     if (this.#state === 'closed') throw new PortcullisError('UPSTREAM_CLOSED', 'the gateway is shutting down');

@@ -7,6 +7,8 @@ import type { Message } from '../jsonrpc/message.js';
 export interface LegacyLink {
   send(message: Message): Promise<void>;
   close(): Promise<void>;
+  /** The child's process id, for links that are processes. */
+  readonly pid?: number;
 }
 
 export interface LinkEvents {

@@ -41,11 +41,13 @@ class StdioLink implements LegacyLink {
   #closing = false;
   #buffered: Buffer[] = [];
   #bufferedBytes = 0;
+  readonly pid: number | undefined;
 
   constructor(name: string, child: ChildProcessWithoutNullStreams, limits: MessageLimits, logger: Logger, events: LinkEvents) {
     this.#child = child;
     this.#events = events;
     this.#limits = limits;
+    this.pid = child.pid;
     const log = logger.child({ server: name, pid: child.pid });
     child.stdout.on('data', (chunk: Buffer) => this.#onData(chunk));
     child.stderr.setEncoding('utf8');
