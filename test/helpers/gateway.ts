@@ -18,7 +18,7 @@ export interface TestGateway {
 }
 
 /** The demo server as a stdio upstream, the way the example config registers it. */
-export const DEMO_STDIO = { transport: 'stdio', command: process.execPath, args: [FIXTURES.demo] } as const;
+export const DEMO_STDIO = { transport: 'stdio' as const, command: process.execPath, args: [FIXTURES.demo] };
 
 /** Test identities: the `x-test-user` header names the caller (sessions are bound to it). */
 export const headerIdentity: Authenticator = (req) => ({ ok: true, principal: String(req.headers['x-test-user'] ?? 'anonymous') });
