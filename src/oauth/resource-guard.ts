@@ -1,0 +1,213 @@
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import { resourceUriFor, type OAuthSettings } from './oauth-settings.js';
+import type { RevocationList } from './revocation-list.js';
+import type { TokenVerifier, VerifiedToken } from './verify-token.js';
+
+/** The identity a request acts as, once its token is verified. `expiresAt` is epoch ms. */
+export interface Principal {
+  subject: string;
+  clientId: string;
+  agentId: string;
+  scopes: readonly string[];
+  jti: string;
+  expiresAt: number;
+  tenant: string | null;
+  /** Stable identity to bind sessions to (`agent:<id>`). */
+  key: string;
+}
+
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  | {
+      ok: false;
+      status: 401 | 403;
+      wwwAuthenticate: string;
+      body: { error: string; error_description: string };
+    };
+
+/** Checks the bearer token of a request to `/mcp/{server}` (RFC 6750, RFC 9068, RFC 8707). */
+export interface ResourceGuard {
+  /**
+   * hot path on a cache hit: an LRU get, a revoked-jti Map lookup, a string compare and a scope
+   * check; no await on I/O. A miss verifies the JWT once (≈ 0.3 ms) and caches it until `exp`.
+   * `requiredScopes` defaults to `oauth.requiredScopes`; pass more for step-up (403).
+   */
+  authenticate(authorizationHeader: string | undefined, server: string, requiredScopes?: readonly string[]): Promise<AuthOutcome>;
+  /** The RFC 9728 metadata URL for a server, as put in challenges. */
+  resourceMetadataUrl(server: string): string;
+}
+
+export interface ResourceGuardOptions {
+  settings: OAuthSettings;
+  verifier: TokenVerifier;
+  revocations: RevocationList;
+  clock: () => number;
+  logger: Logger;
+  enforceAuth: boolean;
+  cacheSize?: number;
+}
+
+interface CacheEntry {
+  principal: Principal;
+  audience: string;
+  scopeSet: ReadonlySet<string>;
+  hasRequired: boolean;
+}
+
+interface ServerChallenges {
+  resource: string;
+  metadataUrl: string;
+  missing: AuthOutcome;
+  scopeParam: string;
+}
+
+const ANONYMOUS: Principal = Object.freeze({
+  subject: 'anonymous',
+  clientId: 'anonymous',
+  agentId: 'anonymous',
+  scopes: Object.freeze([]) as readonly string[],
+  jti: '',
+  expiresAt: Number.MAX_SAFE_INTEGER,
+  tenant: null,
+  key: 'anonymous',
+});
+
+/** Builds the guard; `enforceAuth: false` lets token-less requests through as `anonymous`. */
+export function createResourceGuard(options: ResourceGuardOptions): ResourceGuard {
+  const { settings, verifier, revocations, clock } = options;
+  const defaultRequired = settings.requiredScopes;
+  const cache = new LRUCache<string, CacheEntry>({ max: options.cacheSize ?? 10_000 });
+  const perServer = new Map<string, ServerChallenges>();
+  if (!options.enforceAuth) {
+    options.logger.warn('oauth.enforceAuth is false: requests without a token are served as "anonymous" (development only)');
+  }
+
+  function challengesFor(server: string): ServerChallenges {
+    let c = perServer.get(server);
+    if (!c) {
+      const metadataUrl = metadataUrlFor(server);
+      const scopeParam = defaultRequired.join(' ');
+      const header = `Bearer resource_metadata="${metadataUrl}"${scopeParam ? `, scope="${scopeParam}"` : ''}`;
+      c = {
+        resource: resourceUriFor(settings.baseUrl, server),
+        metadataUrl,
+        scopeParam,
+        missing: Object.freeze({
+          ok: false as const,
+          status: 401 as const,
+          wwwAuthenticate: header,
+          // RFC 6750 §3.1: no error code in the challenge when no credentials were sent; the body's
+          // code is informational only.
+          body: Object.freeze({ error: 'unauthorized', error_description: 'authorization required' }),
+        }),
+      };
+      perServer.set(server, c);
+    }
+    return c;
+  }
+
+  function metadataUrlFor(server: string): string {
+    const u = new URL(settings.baseUrl);
+    return `${u.origin}/.well-known/oauth-protected-resource${u.pathname.replace(/\/+$/, '')}/mcp/${server}`;
+  }
+
+  function invalidToken(c: ServerChallenges, description: string): AuthOutcome {
+    return {
+      ok: false,
+      status: 401,
+      wwwAuthenticate: `Bearer error="invalid_token", error_description="${description}", resource_metadata="${c.metadataUrl}"${c.scopeParam ? `, scope="${c.scopeParam}"` : ''}`,
+      body: { error: 'invalid_token', error_description: description },
+    };
+  }
+
+  function insufficientScope(c: ServerChallenges, required: readonly string[], held: readonly string[]): AuthOutcome {
+    // MCP 2025-11-25 "Scope Challenge Handling": list what is held and what is needed, so a
+    // step-up does not lose the permissions the client already has.
+    const scope = [...new Set([...held, ...required])].join(' ');
+    const description = 'token lacks a required scope';
+    return {
+      ok: false,
+      status: 403,
+      wwwAuthenticate: `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${c.metadataUrl}", error_description="${description}"`,
+      body: { error: 'insufficient_scope', error_description: description },
+    };
+  }
+
+  function decide(entry: CacheEntry, c: ServerChallenges, required: readonly string[] | undefined): AuthOutcome {
+    if (entry.principal.expiresAt <= clock()) return invalidToken(c, 'token expired');
+    if (revocations.has(entry.principal.jti)) return invalidToken(c, 'token revoked');
+    // RFC 8707 / MCP: a token is only good at the one resource it was issued for.
+    if (entry.audience !== c.resource) return invalidToken(c, 'token audience is not this resource');
+    const ok = required === undefined ? entry.hasRequired : required.every((s) => entry.scopeSet.has(s));
+    if (!ok) return insufficientScope(c, required ?? defaultRequired, entry.principal.scopes);
+    return { ok: true, principal: entry.principal };
+  }
+
+  return {
+    async authenticate(header, server, required) {
+      const c = challengesFor(server);
+      const token = bearerToken(header);
+      if (token === undefined) {
+        if (!options.enforceAuth && header === undefined) return { ok: true, principal: ANONYMOUS };
+        return c.missing;
+      }
+      const hit = cache.get(token);
+      if (hit) return decide(hit, c, required);
+      if (!B64TOKEN.test(token)) return invalidToken(c, 'malformed bearer token');
+
+      const verdict = await verifier.verifyAccessToken(token);
+      if (!verdict.ok) return invalidToken(c, describe(verdict.failure));
+      const entry = toEntry(verdict.token, defaultRequired);
+      const ttl = entry.principal.expiresAt - clock();
+      if (ttl > 0) cache.set(token, entry, { ttl });
+      return decide(entry, c, required);
+    },
+    resourceMetadataUrl: (server) => challengesFor(server).metadataUrl,
+  };
+}
+
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/; // RFC 6750 §2.1
+
+/** The credentials of an `Authorization: Bearer …` header; undefined if absent or another scheme. */
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') return undefined;
+  return space === -1 ? '' : header.slice(space + 1).trim();
+}
+
+function toEntry(t: VerifiedToken, required: readonly string[]): CacheEntry {
+  const scopeSet = new Set(t.scopes);
+  const principal: Principal = Object.freeze({
+    subject: t.subject,
+    clientId: t.clientId,
+    agentId: t.agentId,
+    scopes: t.scopes,
+    jti: t.jti,
+    expiresAt: t.expiresAt,
+    tenant: t.tenant,
+    key: `agent:${t.agentId}`,
+  });
+  return { principal, audience: t.audience, scopeSet, hasRequired: required.every((s) => scopeSet.has(s)) };
+}
+
+function describe(failure: string): string {
+  switch (failure) {
+    case 'expired':
+      return 'token expired';
+    case 'not_yet_valid':
+      return 'token not yet valid';
+    case 'unknown_issuer':
+      return 'token issuer not trusted';
+    case 'unknown_key':
+      return 'token signing key not recognised';
+    case 'alg_not_allowed':
+      return 'token signing algorithm not allowed';
+    case 'bad_signature':
+      return 'token signature invalid';
+    default:
+      return 'token invalid';
+  }
+}

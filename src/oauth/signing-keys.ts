@@ -1,0 +1,122 @@
+import type { OAuthStore, SigningKeyRow } from '../store/oauth-store.js';
+import { generateEs256Key, importKey, type CryptoKey, type JWK } from './jwt.js';
+
+/** The key tokens are signed with right now. */
+export interface ActiveSigningKey {
+  kid: string;
+  alg: 'ES256';
+  privateKey: CryptoKey;
+}
+
+/**
+ * Our ES256 signing keys, kept in the store. The newest unretired key signs; every key whose
+ * tokens may still be live verifies and is published at `/oauth/jwks`. Another instance may have
+ * added a key, so an unknown `kid` triggers a (rate-limited) reload before it is refused.
+ */
+export interface SigningKeys {
+  /** Loads keys from the store, generating the first one if there is none. Call at start-up. */
+  load(): Promise<void>;
+  current(): ActiveSigningKey;
+  /** hot path: one Map lookup. */
+  verificationKey(kid: string | undefined): CryptoKey | undefined;
+  /** Reloads from the store if the last reload is older than the cooldown; true if it reloaded. */
+  reloadIfStale(): Promise<boolean>;
+  /** Public keys to publish (RFC 7517 JWK Set). */
+  jwks(): { keys: JWK[] };
+  /** Starts signing with a fresh key; the old one stays published until its tokens expire. */
+  rotate(): Promise<void>;
+}
+
+export interface SigningKeysOptions {
+  store: OAuthStore;
+  clock: () => number;
+  /** Longest access-token lifetime, seconds: how long a retired key must keep verifying. */
+  accessTokenTtl: number;
+  reloadCooldownMs?: number;
+}
+
+interface LoadedKey {
+  row: SigningKeyRow;
+  publicJwk: JWK;
+  verifyKey: CryptoKey;
+  signKey: CryptoKey | undefined;
+}
+
+/** Builds the key manager; nothing is usable before `load()`. */
+export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
+  const { store, clock } = options;
+  const retireGraceMs = (options.accessTokenTtl + 300) * 1000;
+  const cooldownMs = options.reloadCooldownMs ?? 10_000;
+  let byKid = new Map<string, LoadedKey>();
+  let active: ActiveSigningKey | undefined;
+  let lastReload = 0;
+
+  async function readAll(): Promise<void> {
+    const now = clock();
+    await store.deleteSigningKeysRetiredBefore(now - retireGraceMs);
+    const rows = await store.listSigningKeys();
+    const next = new Map<string, LoadedKey>();
+    for (const row of rows) {
+      const known = byKid.get(row.kid);
+      if (known && known.row.retiredAt === row.retiredAt) {
+        next.set(row.kid, known);
+        continue;
+      }
+      const publicJwk = JSON.parse(row.publicJwk) as JWK;
+      next.set(row.kid, {
+        row,
+        publicJwk,
+        verifyKey: known?.verifyKey ?? (await importKey(publicJwk, row.alg)),
+        signKey: row.retiredAt === null ? (known?.signKey ?? (await importKey(JSON.parse(row.privateJwk) as JWK, row.alg))) : undefined,
+      });
+    }
+    byKid = next;
+    // Newest unretired key signs; rows come ordered by createdAt.
+    const signing = [...next.values()].filter((k) => k.row.retiredAt === null && k.signKey).at(-1);
+    active = signing ? { kid: signing.row.kid, alg: 'ES256', privateKey: signing.signKey! } : undefined;
+    lastReload = now;
+  }
+
+  async function addKey(): Promise<void> {
+    const generated = await generateEs256Key();
+    await store.insertSigningKey({
+      kid: generated.kid,
+      alg: 'ES256',
+      privateJwk: JSON.stringify(generated.privateJwk),
+      publicJwk: JSON.stringify(generated.publicJwk),
+      createdAt: clock(),
+      retiredAt: null,
+    });
+  }
+
+  return {
+    async load() {
+      await readAll();
+      if (!active) {
+        await addKey();
+        await readAll();
+      }
+    },
+    current() {
+      if (!active) throw new Error('signing keys not loaded: call load() at start-up');
+      return active;
+    },
+    verificationKey(kid) {
+      return kid === undefined ? undefined : byKid.get(kid)?.verifyKey;
+    },
+    async reloadIfStale() {
+      if (clock() - lastReload < cooldownMs) return false;
+      await readAll();
+      return true;
+    },
+    jwks() {
+      return { keys: [...byKid.values()].map((k) => k.publicJwk) };
+    },
+    async rotate() {
+      const old = active?.kid;
+      await addKey();
+      if (old) await store.retireSigningKey(old, clock());
+      await readAll();
+    },
+  };
+}

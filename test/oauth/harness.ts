@@ -1,0 +1,118 @@
+/**
+ * A real authorization server for the OAuth tests: SQLite in memory with the real migrations,
+ * the hono app served by @hono/node-server on 127.0.0.1 port 0, and a stand-in `/mcp/:server`
+ * route that runs the resource guard exactly as the gateway does. The clock is settable.
+ */
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { Hono } from 'hono';
+import { pino } from 'pino';
+import { parseConfig } from '../../src/config/parse-config.js';
+import type { GatewayConfigInput } from '../../src/config/schema.js';
+import { createOAuth, type OAuth, type OAuthDeps } from '../../src/oauth/create-oauth.js';
+import { hashPassword } from '../../src/oauth/password.js';
+import { createSqliteAgentsRepo, type AgentsRepo } from '../../src/store/agents-repo.js';
+import { createSqliteOAuthStore } from '../../src/store/oauth-repo.js';
+import type { OAuthStore } from '../../src/store/oauth-store.js';
+
+const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
+
+export const USER = { username: 'alice', password: 'correct horse battery staple' };
+export const MACHINE = { clientId: 'nightly-job', clientSecret: 'machine-secret-0123456789abcdef-0123456789' };
+
+export interface Harness {
+  baseUrl: string;
+  oauth: OAuth;
+  store: OAuthStore;
+  agents: AgentsRepo;
+  /** Settable clock (epoch ms) the server runs on. */
+  clock: { now: number; advance(ms: number): void };
+  resource(server: string): string;
+  close(): Promise<void>;
+}
+
+let cachedHash: Promise<string> | undefined;
+
+export interface HarnessOptions {
+  servers?: string[];
+  oauth?: GatewayConfigInput['oauth'];
+  fetcherForTests?: OAuthDeps['fetcherForTests'];
+}
+
+/** Starts the authorization server and the guarded stand-in MCP route. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  cachedHash ??= hashPassword(USER.password, 1024);
+  const passwordHash = await cachedHash;
+  const sqlite = new Database(':memory:');
+  sqlite.pragma('foreign_keys = ON');
+  const db = drizzle(sqlite);
+  migrate(db, { migrationsFolder: MIGRATIONS });
+  const store = createSqliteOAuthStore(db);
+  const agents = createSqliteAgentsRepo(db);
+  const clock = {
+    now: Date.now(),
+    advance(ms: number) {
+      this.now += ms;
+    },
+  };
+
+  let app: Hono | undefined;
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: (req, env) => (app ? app.fetch(req, env) : new Response('starting', { status: 503 })), hostname: '127.0.0.1', port: 0 }, () =>
+      resolve(s),
+    );
+  });
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const servers = Object.fromEntries(
+    (options.servers ?? ['alpha', 'beta']).map((name) => [name, { transport: 'http' as const, url: 'http://127.0.0.1:9/mcp' }]),
+  );
+  const config = parseConfig({
+    baseUrl,
+    servers,
+    oauth: {
+      users: [{ username: USER.username, passwordHash, name: 'Alice' }],
+      preRegisteredClients: [
+        { clientId: MACHINE.clientId, clientSecret: MACHINE.clientSecret, name: 'Nightly job', grantTypes: ['client_credentials'] },
+      ],
+      registration: { maxPerMinutePerIp: 1000 },
+      ...options.oauth,
+    },
+  });
+  const logger = pino({ level: 'silent' });
+  const oauth = await createOAuth({
+    config,
+    store: { oauth: store, agents },
+    clock: () => clock.now,
+    logger,
+    fetcherForTests: options.fetcherForTests,
+  });
+
+  const root = new Hono();
+  // The gateway's MCP endpoint, reduced to its auth step.
+  root.all('/mcp/:server', async (c) => {
+    const outcome = await oauth.guard.authenticate(c.req.header('authorization'), c.req.param('server'));
+    if (!outcome.ok) return c.json(outcome.body, outcome.status, { 'WWW-Authenticate': outcome.wwwAuthenticate });
+    return c.json({ principal: outcome.principal });
+  });
+  root.route('/', oauth.authorizationServer.app);
+  app = root;
+
+  return {
+    baseUrl,
+    oauth,
+    store,
+    agents,
+    clock,
+    resource: (name) => `${baseUrl}/mcp/${name}`,
+    async close() {
+      await oauth.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      sqlite.close();
+    },
+  };
+}
