@@ -46,10 +46,14 @@ export interface ResourceGuardOptions {
   logger: Logger;
   enforceAuth: boolean;
   cacheSize?: number;
+  /** Seconds of `exp` slack, the same the verifier allows (clock skew between instances). */
+  clockToleranceSec?: number;
 }
 
 interface CacheEntry {
   principal: Principal;
+  /** `exp` plus the clock tolerance, epoch ms. */
+  validUntil: number;
   audience: string;
   scopeSet: ReadonlySet<string>;
   hasRequired: boolean;
@@ -78,6 +82,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   const { settings, verifier, revocations, clock } = options;
   const defaultRequired = settings.requiredScopes;
   const cache = new LRUCache<string, CacheEntry>({ max: options.cacheSize ?? 10_000 });
+  const toleranceMs = (options.clockToleranceSec ?? 30) * 1000;
   const perServer = new Map<string, ServerChallenges>();
   if (!options.enforceAuth) {
     options.logger.warn('oauth.enforceAuth is false: requests without a token are served as "anonymous" (development only)');
@@ -135,7 +140,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   }
 
   function decide(entry: CacheEntry, c: ServerChallenges, required: readonly string[] | undefined): AuthOutcome {
-    if (entry.principal.expiresAt <= clock()) return invalidToken(c, 'token expired');
+    if (entry.validUntil <= clock()) return invalidToken(c, 'token expired');
     if (revocations.has(entry.principal.jti)) return invalidToken(c, 'token revoked');
     // RFC 8707 / MCP: a token is only good at the one resource it was issued for.
     if (entry.audience !== c.resource) return invalidToken(c, 'token audience is not this resource');
@@ -158,8 +163,8 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
 
       const verdict = await verifier.verifyAccessToken(token);
       if (!verdict.ok) return invalidToken(c, describe(verdict.failure));
-      const entry = toEntry(verdict.token, defaultRequired);
-      const ttl = entry.principal.expiresAt - clock();
+      const entry = toEntry(verdict.token, defaultRequired, toleranceMs);
+      const ttl = entry.validUntil - clock();
       if (ttl > 0) cache.set(token, entry, { ttl });
       return decide(entry, c, required);
     },
@@ -178,7 +183,7 @@ function bearerToken(header: string | undefined): string | undefined {
   return space === -1 ? '' : header.slice(space + 1).trim();
 }
 
-function toEntry(t: VerifiedToken, required: readonly string[]): CacheEntry {
+function toEntry(t: VerifiedToken, required: readonly string[], toleranceMs: number): CacheEntry {
   const scopeSet = new Set(t.scopes);
   const principal: Principal = Object.freeze({
     subject: t.subject,
@@ -190,7 +195,8 @@ function toEntry(t: VerifiedToken, required: readonly string[]): CacheEntry {
     tenant: t.tenant,
     key: `agent:${t.agentId}`,
   });
-  return { principal, audience: t.audience, scopeSet, hasRequired: required.every((s) => scopeSet.has(s)) };
+  const hasRequired = required.every((s) => scopeSet.has(s));
+  return { principal, validUntil: t.expiresAt + toleranceMs, audience: t.audience, scopeSet, hasRequired };
 }
 
 function describe(failure: string): string {
