@@ -39,7 +39,7 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
     await up.body.dump();
     throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${status} with content-type ${String(contentType)}`);
   }
-  const bytes = await readCapped(up.body, opts.limits.maxResponseBytes);
+  const bytes = await readCapped(up.body, opts.limits.maxResponseBytes, up.headers['content-length']);
   let message = parseUpstreamMessage(bytes, opts.limits);
   if (opts.transform) message = opts.transform(message);
   const json = serializeMessage(message);
@@ -49,8 +49,19 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
 }
 
 async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOptions): Promise<Message | undefined> {
-  res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
-  res.flushHeaders();
+  // An answer to a request opens its stream with the first valid event, so an upstream whose
+  // first event is already broken or oversized still gets the client a plain 502. A standalone
+  // stream may stay quiet for long; the client sees its 200 at once.
+  let open = false;
+  const openStream = () => {
+    if (open) return;
+    open = true;
+    res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
+  };
+  if (opts.requestId === null) {
+    openStream();
+    res.flushHeaders();
+  }
   let last: Message | undefined;
   const onClientGone = () => up.body.destroy();
   res.once('close', onClientGone);
@@ -58,6 +69,7 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
     let message = parseUpstreamMessage(event.data, opts.limits);
     if (opts.transform) message = opts.transform(message);
     if (message.kind === 'response') last = message;
+    openStream();
     res.write(formatSseEvent(serializeMessage(message), event.id));
   });
   try {
@@ -66,8 +78,10 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
       if (res.writableNeedDrain) await new Promise((resolve) => res.once('drain', resolve));
     }
     parser.end();
+    openStream();
     res.end();
   } catch (err) {
+    if (!open) throw err; // nothing sent yet: the caller answers with an HTTP error
     if (!res.writableEnded && !res.destroyed) {
       const wire = toWireError(err, opts.server, opts.requestId);
       res.end(opts.requestId === null ? undefined : formatSseEvent(serializeWireError(wire)));

@@ -37,15 +37,19 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
   const upstream = createHttpUpstream(name, config);
   const { limits } = deps;
   let era: Promise<'modern' | 'legacy'> | undefined;
+  // hot path: once known, the verdict is read without awaiting a promise.
+  let verdict: 'modern' | 'legacy' | undefined = config.protocol === 'auto' ? undefined : config.protocol;
+  const upstreamHeaders = new WeakMap<ClientSession, Record<string, string>>();
   let held: LegacyChannel | undefined;
   const onModern = new LegacyOnModern(upstream, limits);
 
   function eraOf(): Promise<'modern' | 'legacy'> {
     if (config.protocol !== 'auto') return Promise.resolve(config.protocol);
     era ??= probeEra().then(
-      (verdict) => {
-        void deps.store.servers.setEra(name, verdict).catch(() => undefined);
-        return verdict;
+      (found) => {
+        verdict = found;
+        void deps.store.servers.setEra(name, found).catch(() => undefined);
+        return found;
       },
       (err) => {
         era = undefined; // an unreachable upstream has no verdict yet: ask again next time
@@ -86,11 +90,18 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     return held;
   }
 
+  /** hot path: built once per session (and again after a re-open), then reused. */
   function sessionUpstreamHeaders(session: ClientSession): Record<string, string> {
-    const h: Record<string, string> = { ...base(), 'mcp-protocol-version': session.protocolVersion };
-    if (session.upstreamSessionId) h['mcp-session-id'] = session.upstreamSessionId;
+    let h = upstreamHeaders.get(session);
+    if (h?.['mcp-session-id'] !== (session.upstreamSessionId ?? undefined)) h = undefined;
+    if (!h) {
+      h = { ...base(), 'mcp-protocol-version': session.protocolVersion };
+      if (session.upstreamSessionId) h['mcp-session-id'] = session.upstreamSessionId;
+      upstreamHeaders.set(session, h);
+    }
     return h;
   }
+
 
   /** Sends `initialize` upstream and reads its answer whole (it is small, JSON or SSE). */
   async function initializeUpstream(params: JsonObject, id: RequestMessage['id']): Promise<{ response: ResponseMessage; sid: string | null }> {
@@ -138,7 +149,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async sessionMessage(ctx, session, message) {
-      if ((await eraOf()) === 'modern') return onModern.handle(ctx, session, message);
+      if ((verdict ?? (await eraOf())) === 'modern') return onModern.handle(ctx, session, message);
       const body = serializeMessage(message);
       let up = await upstream.post(body, sessionUpstreamHeaders(session));
       if (up.statusCode === 404 && session.upstreamSessionId && message.kind === 'request') {

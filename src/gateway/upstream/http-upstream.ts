@@ -26,6 +26,7 @@ export function createHttpUpstream(name: string, config: HttpServerConfig): Http
     keepAliveTimeout: 30_000,
   });
   const fixed = config.headers;
+  const hasFixed = Object.keys(fixed).length > 0;
 
   async function send(
     method: 'POST' | 'GET' | 'DELETE',
@@ -38,7 +39,7 @@ export function createHttpUpstream(name: string, config: HttpServerConfig): Http
       return await pool.request({
         path,
         method,
-        headers: { ...headers, ...fixed },
+        headers: hasFixed ? { ...headers, ...fixed } : headers,
         body,
         signal,
         headersTimeout: config.timeoutMs,

@@ -9,8 +9,25 @@ export interface MessageLimits {
   readonly maxDepth: number;
 }
 
-/** Reads a whole body, refusing (and discarding the rest of) one larger than `max` bytes. */
-export async function readCapped(body: Readable, max: number): Promise<Buffer> {
+/**
+ * Reads a whole body, refusing (and discarding the rest of) one larger than `max` bytes.
+ * hot path: with a declared length under the cap, undici's own consumer reads it in one go.
+ */
+export async function readCapped(body: Readable, max: number, declaredLength?: string | string[]): Promise<Buffer> {
+  if (typeof declaredLength === 'string') {
+    const n = Number(declaredLength);
+    if (n > max) {
+      body.destroy();
+      throw new PortcullisError('RESPONSE_TOO_LARGE', `body of ${n} bytes exceeds ${max}`);
+    }
+    const consumable = body as Readable & { arrayBuffer?: () => Promise<ArrayBuffer> };
+    if (typeof consumable.arrayBuffer === 'function') {
+      const bytes = Buffer.from(await consumable.arrayBuffer());
+      // A server that sends more than it declared is broken; undici refuses that on its own.
+      if (bytes.length > max) throw new PortcullisError('RESPONSE_TOO_LARGE', `body exceeds ${max} bytes`);
+      return bytes;
+    }
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
