@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { JsonRpcId } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
 import type { McpContext, ServerRoute } from './routes/server-route.js';
@@ -32,6 +33,9 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
       req.resume();
       return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, `unknown server "${server}"`));
     }
+    // The id of the request being answered, once parsed: an upstream failure thrown from a route
+    // is still an answer to that request, and JSON-RPC says its error carries the request's id.
+    const answering: { id: JsonRpcId | null } = { id: null };
     try {
       const auth = await deps.authenticate(req, server);
       if (!auth.ok) {
@@ -39,7 +43,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
         return sendWireError(res, auth.error);
       }
       const ctx: McpContext = { server, principal: auth.principal, req, res };
-      if (req.method === 'POST') return await handlePost(ctx, route);
+      if (req.method === 'POST') return await handlePost(ctx, route, answering);
       req.resume();
       if (req.method === 'GET' || req.method === 'DELETE') return await handleSessionVerb(ctx, route, req.method);
       sendWireError(res, wireError(405, RpcCode.INVALID_REQUEST, `method ${req.method} not allowed`, { headers: { allow: 'GET, POST, DELETE' } }));
@@ -47,11 +51,11 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
       if (!(err instanceof Error && err.name === 'AbortError')) {
         deps.logger.warn({ server, err: (err as Error).message }, 'request failed');
       }
-      sendWireError(res, toWireError(err, server));
+      sendWireError(res, toWireError(err, server, answering.id));
     }
   };
 
-  async function handlePost(ctx: McpContext, route: ServerRoute): Promise<void> {
+  async function handlePost(ctx: McpContext, route: ServerRoute, answering: { id: JsonRpcId | null }): Promise<void> {
     const { req, res } = ctx;
     const contentType = req.headers['content-type'];
     if (!contentType || !contentType.startsWith('application/json')) {
@@ -65,6 +69,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     const parsed = parseMessage(body, limits.maxDepth);
     if (!parsed.ok) return sendWireError(res, parsed.error);
     const message = parsed.message;
+    if (message.kind === 'request') answering.id = message.id;
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
     if (era.era === 'modern') return route.modern(ctx, message, era.version);
