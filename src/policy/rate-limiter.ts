@@ -78,7 +78,12 @@ export function createRateLimiter(): RateLimiter {
       return windowAt(rule, now).total < rule.limit;
     },
     tryConsume(rules, now) {
-      for (const rule of rules) if (windowAt(rule, now).total >= rule.limit) return false;
+      for (let i = 0; i < rules.length; i++) {
+        // A key named twice (ids reused across owners) must find room for both calls.
+        let pending = 0;
+        for (let j = 0; j < i; j++) if (rules[j].key === rules[i].key) pending++;
+        if (windowAt(rules[i], now).total + pending >= rules[i].limit) return false;
+      }
       for (const rule of rules) {
         const w = windowAt(rule, now);
         w.counts[w.head % SLOTS]++;
