@@ -105,7 +105,9 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       return kid === undefined ? undefined : byKid.get(kid)?.verifyKey;
     },
     async reloadIfStale() {
-      if (clock() - lastReload < cooldownMs) return false;
+      const now = clock();
+      // A clock that stepped backwards must not stall reloads until it catches up.
+      if (now >= lastReload && now - lastReload < cooldownMs) return false;
       await readAll();
       return true;
     },
