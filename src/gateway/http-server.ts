@@ -23,6 +23,7 @@ export function createHttpServer(opts: {
       sendWireError(res, wireError(403, RpcCode.INVALID_REQUEST, verdict === 'bad_host' ? 'Forbidden: unexpected Host header' : 'Forbidden: Origin not allowed'));
       return;
     }
+    if (req.headers.origin !== undefined && allowCors(req, res)) return;
     const url = req.url ?? '/';
     if (url.startsWith(MCP_PREFIX)) {
       const name = serverName(url);
@@ -36,6 +37,26 @@ export function createHttpServer(opts: {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   return server;
+}
+
+/**
+ * CORS for browser clients (the MCP Inspector, web agents) whose Origin the guard accepted:
+ * the preflight is answered here; real responses expose the MCP headers. Returns true when the
+ * request was a preflight and is done.
+ */
+function allowCors(req: IncomingMessage, res: ServerResponse): boolean {
+  res.setHeader('access-control-allow-origin', req.headers.origin!);
+  res.setHeader('vary', 'Origin');
+  res.setHeader('access-control-expose-headers', 'Mcp-Session-Id, WWW-Authenticate, MCP-Protocol-Version');
+  if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+  req.resume();
+  res.writeHead(204, {
+    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+    'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'content-type',
+    'access-control-max-age': '600',
+  });
+  res.end();
+  return true;
 }
 
 /** `/mcp/demo` or `/mcp/demo?x` → `demo`; deeper paths are not MCP endpoints. */
