@@ -133,7 +133,7 @@ describe('trusted external issuers', () => {
     try {
       const key = { kid: idpKey.kid, alg: 'ES256', privateKey: await importKey(idpKey.privateJwk, 'ES256') };
       const now = Math.floor(ext.clock.now / 1000);
-      const sign = (aud: unknown) => signJwt({ iss: 'https://idp.example', sub: 'bob', azp: 'team-cli', aud, scope: 'mcp', iat: now, exp: now + 300, jti: `ext-${Math.random()}` }, key, 'JWT');
+      const sign = (aud: string | string[]) => signJwt({ iss: 'https://idp.example', sub: 'bob', azp: 'team-cli', aud, scope: 'mcp', iat: now, exp: now + 300, jti: `ext-${Math.random()}` }, key, 'JWT');
       const ok = await callMcp(ext, 'alpha', await sign([ext.resource('alpha'), 'https://idp.example/userinfo']));
       expect(ok.status).toBe(200);
       expect(ok.body.principal).toMatchObject({ subject: 'https://idp.example#bob', clientId: 'team-cli' });
