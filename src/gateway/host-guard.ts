@@ -1,6 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
+// An address literal in 127.0.0.0/8 (URL parsing has already normalised `127.1` and the like);
+// a name such as `127.0.0.1.evil.example` is somebody else's site.
+const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 /**
  * DNS-rebinding defence (MCP transports: servers MUST validate Origin). A page on evil.example
@@ -47,7 +50,7 @@ function isLoopback(host: string): boolean {
 function isLoopbackOrigin(origin: string): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && (u.hostname === 'localhost' || u.hostname === '[::1]' || u.hostname.startsWith('127.'));
+    return (u.protocol === 'http:' || u.protocol === 'https:') && (u.hostname === 'localhost' || u.hostname === '[::1]' || LOOPBACK_IPV4.test(u.hostname));
   } catch {
     return false;
   }
