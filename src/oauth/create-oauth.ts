@@ -25,6 +25,8 @@ export interface OAuthDeps {
   fetcherForTests?: Pick<GuardedFetcherOptions, 'allowLoopback' | 'ca'>;
   /** How often other instances' revocations are pulled from the store (ms). */
   revocationPollMs?: number;
+  /** How often expired codes, interactions, sessions and tokens are deleted (ms). */
+  housekeepingMs?: number;
 }
 
 /** The resource guard and the authorization server, sharing keys and the revocation list. */
@@ -86,6 +88,11 @@ export async function createOAuth(deps: OAuthDeps): Promise<OAuth> {
     clock,
     logger,
   });
+  // Expired rows are dead weight, never a risk (every read checks expiry); sweep them now and then.
+  const housekeeping = setInterval(() => {
+    store.deleteExpired(clock()).catch((err: unknown) => logger.error({ err }, 'oauth housekeeping failed'));
+  }, deps.housekeepingMs ?? 10 * 60_000);
+  housekeeping.unref();
   if (!settings.secureCookies) {
     logger.warn({ issuer: settings.issuer }, 'OAuth issuer is plain http (loopback development): login cookies are not Secure');
   }
@@ -97,6 +104,7 @@ export async function createOAuth(deps: OAuthDeps): Promise<OAuth> {
     revocations,
     issuer,
     async close() {
+      clearInterval(housekeeping);
       revocations.stop();
       await fetcher?.close();
     },

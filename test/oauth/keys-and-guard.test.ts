@@ -146,3 +146,12 @@ describe('trusted external issuers', () => {
     }
   });
 });
+
+describe('housekeeping', () => {
+  it('deletes expired rows but keeps live grants', async () => {
+    const live = await h.oauth.issuer.issueAccessToken(tokenInput(h.resource('alpha')));
+    await h.store.deleteExpired(h.clock.now + 2 * 3600_000);
+    expect(await h.store.getAccessToken(JSON.parse(Buffer.from(live.token.split('.')[1], 'base64url').toString()).jti)).toBeUndefined();
+    await h.store.deleteExpired(h.clock.now);
+  });
+});
