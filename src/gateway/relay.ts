@@ -41,10 +41,18 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   }
   const bytes = await readCapped(up.body, opts.limits.maxResponseBytes, up.headers['content-length']);
   let message = parseUpstreamMessage(bytes, opts.limits);
-  if (opts.transform) message = opts.transform(message);
-  const json = serializeMessage(message);
-  res.writeHead(status, { ...opts.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-  res.end(json);
+  // The validation refused everything two parsers could read differently (duplicate keys, BOM,
+  // trailing bytes), so untransformed answers go out as the bytes that were validated.
+  let body: Buffer | string = bytes;
+  if (opts.transform) {
+    message = opts.transform(message);
+    body = serializeMessage(message);
+  }
+  const headers: Record<string, string | number> = opts.headers ? { ...opts.headers } : {};
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = Buffer.byteLength(body);
+  res.writeHead(status, headers);
+  res.end(body);
   return message;
 }
 

@@ -1,12 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { RpcCode, wireError, type WireError } from '../wire-error.js';
 import { countKeys, scanJson } from './json-scan.js';
 import type { JsonObject, JsonRpcId, Message } from './message.js';
 
 export type ParseOutcome = { ok: true; message: Message } | { ok: false; error: WireError };
 
-// fatal: invalid UTF-8 is refused, not replaced; ignoreBOM: a BOM stays in the text, where
-// JSON.parse refuses it, instead of being silently dropped.
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * Decodes and validates one JSON-RPC message. Everything a parser differential could exploit is
@@ -16,12 +14,9 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * hot path: one scan, one JSON.parse, one key walk.
  */
 export function parseMessage(bytes: Uint8Array, maxDepth: number): ParseOutcome {
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
-    return reject(400, RpcCode.PARSE_ERROR, 'Parse error: body is not valid UTF-8');
-  }
+  // Invalid UTF-8 is refused, not replaced; a BOM survives toString and JSON.parse refuses it.
+  if (!isUtf8(bytes)) return reject(400, RpcCode.PARSE_ERROR, 'Parse error: body is not valid UTF-8');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   return parseMessageText(text, maxDepth);
 }
 
