@@ -1,9 +1,10 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AgentsRepo } from '../store/agents-repo.js';
 import type { OAuthStore } from '../store/oauth-store.js';
 import { mountAuthorize } from './authorize.js';
+import { clientAddress } from './client-address.js';
 import type { ClientDirectory } from './client-directory.js';
 import { createCookieJar } from './cookies.js';
 import type { TokenIssuer } from './issue-tokens.js';
@@ -103,10 +104,4 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
 
   mountAuthorize(app, { ...options, cookies: createCookieJar(settings.secureCookies) });
   return { app };
-}
-
-/** The peer address when served by @hono/node-server; rate limits key on it. */
-function clientAddress(c: Context): string {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? 'unknown';
 }

@@ -6,6 +6,7 @@ import type { AgentsRepo } from '../store/agents-repo.js';
 import type { InteractionRow, OAuthStore } from '../store/oauth-store.js';
 import { ensureAgent } from './agents.js';
 import { authorizationResponseUrl, validateAuthorizationRequest, type AuthorizationRequest } from './authorize-request.js';
+import { clientAddress } from './client-address.js';
 import type { ClientDirectory } from './client-directory.js';
 import { renderConsentPage } from './consent-page.js';
 import type { CookieJar } from './cookies.js';
@@ -15,6 +16,7 @@ import { renderLoginPage } from './login-page.js';
 import type { OAuthRejection } from './oauth-errors.js';
 import { hashSecret, type OAuthSettings } from './oauth-settings.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from './password.js';
+import { createRateLimiter } from './rate-limit.js';
 import { randomToken, safeEqual } from './random-token.js';
 
 /**
@@ -41,6 +43,8 @@ export function mountAuthorize(app: Hono, deps: AuthorizeDeps): void {
   const { settings, store, cookies, clock } = deps;
   const base = settings.basePath;
   const paths = { login: `${base}/oauth/login`, consent: `${base}/oauth/consent` };
+  // Password guessing: a few failed attempts per address and username a minute.
+  const loginLimiter = createRateLimiter({ limit: 10, windowMs: 60_000, clock });
 
   function errorPage(c: Context, rejection: OAuthRejection, status: 400 | 403 = 400): Response {
     return c.html(renderErrorPage(rejection.error, rejection.description), status, pageHeaders());
@@ -210,10 +214,15 @@ export function mountAuthorize(app: Hono, deps: AuthorizeDeps): void {
       return errorPage(c, { error: 'invalid_request', description: 'the sign-in form expired or was not sent from this browser' }, 403);
     }
     const username = form.get('username') ?? '';
+    const limitKey = `${clientAddress(c)}|${username.slice(0, 128)}`;
+    if (loginLimiter.exceeded(limitKey)) {
+      return showLogin(c, found.row, found.request, 'Too many attempts; wait a minute.', username);
+    }
     const user = settings.users.get(username);
     // Verify against a dummy hash for unknown users so timing does not reveal which exist.
     const valid = await verifyPassword(form.get('password') ?? '', user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     if (!user || !valid) {
+      loginLimiter.take(limitKey);
       deps.logger.warn({ username: username.slice(0, 64) }, 'built-in login failed');
       return showLogin(c, found.row, found.request, 'Unknown username or wrong password.', username);
     }

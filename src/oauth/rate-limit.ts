@@ -4,6 +4,8 @@ import { LRUCache } from 'lru-cache';
 export interface RateLimiter {
   /** Counts one hit; false once the key is over its limit for the current window. */
   take(key: string): boolean;
+  /** Whether the key is already over its limit, without counting a hit. */
+  exceeded(key: string): boolean;
 }
 
 export function createRateLimiter(options: { limit: number; windowMs: number; clock: () => number; maxKeys?: number }): RateLimiter {
@@ -19,6 +21,10 @@ export function createRateLimiter(options: { limit: number; windowMs: number; cl
       }
       w.count += 1;
       return w.count <= options.limit;
+    },
+    exceeded(key) {
+      const w = windows.get(key);
+      return w !== undefined && options.clock() - w.start < options.windowMs && w.count >= options.limit;
     },
   };
 }
