@@ -233,6 +233,7 @@ describe('isolated stdio server', () => {
     expect(isAlive(pidOne) && isAlive(pidTwo)).toBe(true);
     const health = (await (await fetch(`${gw.url}/healthz`)).json()) as { servers: Array<{ name: string; pid?: number }> };
     const sharedPid = health.servers.find((s) => s.name === 'demo')?.pid;
+    expect(sharedPid).toBeGreaterThan(0);
     expect([pidOne, pidTwo]).not.toContain(sharedPid);
 
     expect(finalText(await call(gw, 'iso', 'alice', one.id, 1, 'echo', { text: 'one' }))).toBe('one');
