@@ -6,6 +6,8 @@ import { createLogger, type Logger } from '../logger.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
+import { createOAuth } from '../oauth/create-oauth.js';
+import { guardAuthenticator } from './authenticate.js';
 import { HostGuard } from './host-guard.js';
 import { createHttpServer } from './http-server.js';
 import { createMcpEndpoint, type Authenticator } from './mcp-endpoint.js';
@@ -14,7 +16,6 @@ import { createHttpRoute } from './routes/http-route.js';
 import type { ServerRoute } from './routes/server-route.js';
 import { createStdioRoute } from './routes/stdio-route.js';
 import { SessionRegistry } from './sessions.js';
-import { RpcCode, wireError } from './wire-error.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -22,7 +23,7 @@ export interface GatewayOptions {
   store?: Store;
   logger?: Logger;
   clock?: () => number;
-  /** Who is calling; by default anonymous when `oauth.enforceAuth` is false. */
+  /** Who is calling; by default the OAuth resource guard (anonymous if `oauth.enforceAuth` is false). */
   authenticate?: Authenticator;
 }
 
@@ -59,9 +60,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
   }
 
-  const authenticate = options.authenticate ?? defaultAuthenticator(config, logger);
+  const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
+  const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, limits: config.limits, logger });
   const app = new Hono();
+  app.route('/', oauth.authorizationServer.app);
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()) }),
   );
@@ -88,16 +91,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         server.closeAllConnections();
       });
       await sessions.close();
+      await oauth.close();
       await Promise.all([...routes.values()].map((r) => r.close()));
       if (ownsStore) await store.close();
     },
   };
-}
-
-function defaultAuthenticator(config: GatewayConfig, logger: Logger): Authenticator {
-  if (!config.oauth.enforceAuth) {
-    logger.warn('oauth.enforceAuth is false: every caller is served as "anonymous". Do not run this in production.');
-    return () => ({ ok: true, principal: 'anonymous' });
-  }
-  return () => ({ ok: false, error: wireError(401, RpcCode.INVALID_REQUEST, 'authentication required', { headers: { 'www-authenticate': 'Bearer' } }) });
 }

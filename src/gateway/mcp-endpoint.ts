@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
+import type { Identity } from './authenticate.js';
 import type { JsonRpcId } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
@@ -7,8 +8,11 @@ import type { McpContext, ServerRoute } from './routes/server-route.js';
 import type { SessionRegistry } from './sessions.js';
 import { RpcCode, sendWireError, toWireError, wireError, type WireError } from './wire-error.js';
 
-/** Who is calling, or the HTTP answer that refuses them (401/403 with a challenge). */
-export type AuthResult = { ok: true; principal: string } | { ok: false; error: WireError };
+/**
+ * Who is calling, or the HTTP answer that refuses them (401/403 with a challenge). `principal` is
+ * the key sessions are bound to; `identity` carries the verified claims when there are any.
+ */
+export type AuthResult = { ok: true; principal: string; identity?: Identity } | { ok: false; error: WireError };
 export type Authenticator = (req: IncomingMessage, server: string) => AuthResult | Promise<AuthResult>;
 
 export interface McpEndpointDeps {
@@ -42,7 +46,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
         req.resume();
         return sendWireError(res, auth.error);
       }
-      const ctx: McpContext = { server, principal: auth.principal, req, res };
+      const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res };
       if (req.method === 'POST') return await handlePost(ctx, route, answering);
       req.resume();
       if (req.method === 'GET' || req.method === 'DELETE') return await handleSessionVerb(ctx, route, req.method);

@@ -14,6 +14,10 @@ export const RpcCode = {
   UPSTREAM_TIMEOUT: -32011,
   /** The upstream answered with something that is not valid MCP. */
   UPSTREAM_PROTOCOL: -32012,
+  /** No valid token (HTTP 401 with an RFC 9728 challenge). */
+  UNAUTHORIZED: -32013,
+  /** A valid token without what this call needs (HTTP 403, e.g. insufficient_scope). */
+  FORBIDDEN: -32014,
   HEADER_MISMATCH: -32020,
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
 } as const;

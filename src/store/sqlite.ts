@@ -7,6 +7,8 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { PortcullisError } from '../errors.js';
 import * as schema from './schema.js';
+import { createSqliteAgentsRepo } from './agents-repo.js';
+import { createSqliteOAuthStore } from './oauth-repo.js';
 import type { MetaRepo, ServerRepo, SessionRepo, Store } from './store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
@@ -41,6 +43,8 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     sessions: sessionRepo(db),
     servers: serverRepo(db),
     meta: metaRepo(db),
+    oauth: createSqliteOAuthStore(db),
+    agents: createSqliteAgentsRepo(db),
     async close() {
       sqlite.close();
     },

@@ -1,13 +1,19 @@
+import type { AgentsRepo } from './agents-repo.js';
+import type { OAuthStore } from './oauth-store.js';
+
 /**
  * The store as the rest of the gateway sees it: repositories with async methods, whatever the
  * dialect behind them. SQLite (`store/sqlite.ts`) is the embedded default; a Postgres provider
  * implements the same interface, so callers never change.
  */
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly sessions: SessionRepo;
   readonly servers: ServerRepo;
   readonly meta: MetaRepo;
+  readonly oauth: OAuthStore;
+  readonly agents: AgentsRepo;
   close(): Promise<void>;
 }
 

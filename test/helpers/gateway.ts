@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse-config.js';
@@ -33,8 +34,10 @@ export async function startGateway(
 ): Promise<TestGateway> {
   const dir = opts.dbFile ? undefined : mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const dbFile = opts.dbFile ?? join(dir!, 'gateway.db');
+  // A concrete port, not 0: the issuer and every resource URI (token audiences) embed it.
+  const port = await freePort();
   const parsed = parseConfig({
-    port: 0,
+    port,
     oauth: { enforceAuth: false },
     logging: { level: process.env.PORTCULLIS_TEST_LOG ?? 'silent' },
     database: { provider: 'sqlite', url: dbFile },
@@ -52,4 +55,16 @@ export async function startGateway(
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An unused loopback port (the OS picks it; closed again before the gateway binds it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Identity } from '../authenticate.js';
 import type { Message, RequestMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
 
@@ -7,6 +8,8 @@ export interface McpContext {
   readonly server: string;
   /** The identity sessions are bound to (`anonymous` in dev mode). */
   readonly principal: string;
+  /** The verified token's claims (agent, client, scopes), absent for test authenticators. */
+  readonly identity: Identity | undefined;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
 }
