@@ -32,7 +32,8 @@ rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
 const pieces = opts.shared ? copyShared() : join(root, 'bench');
 
-const PORTS = { upstream: 19101, forwarder: 19102, sdkProxy: 19103, gateway: 19110 };
+const PORTS = { upstream: 19101, forwarder: 19102, sdkProxy: 19103, gateway: 19110, gatewayAuth: 19111 };
+const BENCH_CLIENT = { clientId: 'bench', clientSecret: 'bench-secret-bench-secret-bench-secret-0' };
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -68,9 +69,9 @@ function rssMb(pid) {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
 }
 
-function load(url, connections) {
+function load(url, connections, bearer = '') {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(pieces, 'load.mjs'), url, String(connections), String(seconds)], { cwd: root });
+    const child = spawn(process.execPath, [join(pieces, 'load.mjs'), url, String(connections), String(seconds), bearer], { cwd: root });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -83,41 +84,63 @@ function load(url, connections) {
   });
 }
 
-function gatewayConfig() {
-  const file = join(tmp, 'gateway.json');
+function gatewayConfig(name, port, oauth) {
+  const file = join(tmp, `${name}.json`);
   writeFileSync(
     file,
     JSON.stringify({
-      port: PORTS.gateway,
+      port,
       logging: { level: 'warn' },
-      oauth: { enforceAuth: false },
-      database: { provider: 'sqlite', url: join(tmp, 'gateway.db') },
+      oauth,
+      database: { provider: 'sqlite', url: join(tmp, `${name}.db`) },
       servers: { raw: { transport: 'http', url: `http://127.0.0.1:${PORTS.upstream}/mcp` } },
     }),
   );
   return file;
 }
 
+/** A machine agent's token (client_credentials) bound to the bench server's resource URI. */
+async function machineToken(port) {
+  const base = `http://127.0.0.1:${port}`;
+  const res = await fetch(`${base}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${BENCH_CLIENT.clientId}:${BENCH_CLIENT.clientSecret}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${base}/mcp/raw` }),
+  });
+  if (!res.ok) throw new Error(`token request failed: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()).access_token;
+}
+
 const upstream = await start('upstream', join(pieces, 'raw-upstream.mjs'), [String(PORTS.upstream)]);
 const forwarder = await start('forwarder', join(pieces, 'bare-forwarder.mjs'), [String(PORTS.forwarder), `http://127.0.0.1:${PORTS.upstream}`]);
 const sdkProxy = await start('sdk-proxy', join(pieces, 'sdk-proxy.mjs'), [String(PORTS.sdkProxy), `http://127.0.0.1:${PORTS.upstream}/mcp`]);
-const gateway = await start('gateway', join(root, 'bin', 'portcullis.js'), ['start', '--config', gatewayConfig()]);
+const gateway = await start('gateway', join(root, 'bin', 'portcullis.js'), ['start', '--config', gatewayConfig('gateway', PORTS.gateway, { enforceAuth: false })]);
+const gatewayAuth = await start('gateway-auth', join(root, 'bin', 'portcullis.js'), [
+  'start',
+  '--config',
+  gatewayConfig('gateway-auth', PORTS.gatewayAuth, { preRegisteredClients: [{ ...BENCH_CLIENT, grantTypes: ['client_credentials'] }] }),
+]);
+const token = await machineToken(PORTS.gatewayAuth);
 
 const targets = [
   { name: 'upstream (direct)', url: `http://127.0.0.1:${PORTS.upstream}/mcp`, child: upstream },
   { name: 'bare forwarder', url: `http://127.0.0.1:${PORTS.forwarder}/mcp`, child: forwarder, floor: true },
   { name: 'SDK proxy', url: `http://127.0.0.1:${PORTS.sdkProxy}/mcp`, child: sdkProxy },
   { name: 'gateway (no auth)', url: `http://127.0.0.1:${PORTS.gateway}/mcp/raw`, child: gateway },
+  { name: 'gateway (auth)', url: `http://127.0.0.1:${PORTS.gatewayAuth}/mcp/raw`, child: gatewayAuth, bearer: token },
 ];
 
 const results = new Map();
 for (const connections of connectionCounts) {
-  for (const t of targets) await load(t.url, connections); // warm-up: JIT, pools, sessions
+  for (const t of targets) await load(t.url, connections, t.bearer); // warm-up: JIT, pools, sessions
   // Interleave repeats so drift on a shared machine hits every target alike.
   for (let r = 0; r < repeats; r++) {
     for (const t of targets) {
       const key = `${t.name}@${connections}`;
-      const run = await load(t.url, connections);
+      const run = await load(t.url, connections, t.bearer);
       if (run.non2xx || run.errors) throw new Error(`${t.name}: ${run.non2xx} non-2xx, ${run.errors} errors`);
       results.set(key, [...(results.get(key) ?? []), { ...run, rss: rssMb(t.child.pid) }]);
     }
@@ -141,6 +164,8 @@ const table = `${header}\n${lines.join('\n')}`;
 console.log(`\n${machine}\n\n${table}\n`);
 const gw32 = rows.find((r) => r.target === 'gateway (no auth)' && r.connections === Math.max(...connectionCounts));
 if (gw32) console.log(`gateway / bare forwarder at ${gw32.connections} connections: ${gw32.ratio.toFixed(2)}× (target ≥ 0.90×)`);
+const auth32 = rows.find((r) => r.target === 'gateway (auth)' && r.connections === gw32?.connections);
+if (gw32 && auth32) console.log(`gateway with bearer auth / without: ${(auth32.rps / gw32.rps).toFixed(2)}× (target ≥ 0.95×)`);
 if (opts.write) {
   writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\n\n${table}\n`);
 }
