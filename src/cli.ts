@@ -43,9 +43,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (values.help || positionals.length === 0) {
+  if (values.help) {
     process.stdout.write(HELP);
-    return values.help ? 0 : 2;
+    return 0;
+  }
+  if (positionals.length === 0) {
+    // A usage error: the help goes to stderr, like every other one, not into piped output.
+    process.stderr.write(`portcullis: no command given\n\n${HELP}`);
+    return 2;
   }
   const [command] = positionals;
   if (command !== 'start') {
