@@ -5,6 +5,7 @@
  * too-deep, duplicate-key and oversized answers reach the client as -32012 naming the server.
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textOf } from '../helpers/client-session.js';
 import { connectV1 } from '../helpers/clients.js';
@@ -193,6 +194,20 @@ describe('body size is capped before parsing (413)', () => {
     expectRefusal(answer, 413, -32600, new RegExp(`exceeds ${MAX_BODY} bytes`));
   });
 
+  it('refuses a Content-Length over the cap at once, without waiting for a body that never comes', async () => {
+    const { status, body } = await rawExchange(`${rawHead(`Content-Length: ${MAX_BODY * 8}`)}{"jsonrpc"`);
+    expect(status).toBe(413);
+    expect(JSON.parse(body)).toMatchObject({ error: { code: -32600, message: expect.stringMatching(new RegExp(`exceeds ${MAX_BODY} bytes`)) } });
+  });
+
+  it('refuses Content-Length together with chunked encoding (request smuggling) with 400 and a closed connection', async () => {
+    // node's parser refuses this framing before the gateway sees a request, which is the point:
+    // no component ever has to choose which of the two lengths to believe.
+    const { status, raw } = await rawExchange(`${rawHead('Content-Length: 10\r\nTransfer-Encoding: chunked')}5\r\nhello\r\n0\r\n\r\n`);
+    expect(status).toBe(400);
+    expect(raw).toMatch(/\r\nConnection: close\r\n/i);
+  });
+
   it('takes a body just under the cap', async () => {
     const pad = 'x'.repeat(MAX_BODY - 200);
     const answer = await post(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"${pad}"}}`);
@@ -203,6 +218,26 @@ describe('body size is capped before parsing (413)', () => {
 it('refuses an unknown server (404)', async () => {
   expectRefusal(await send(gw.mcp('nope'), { body: PING }), 404, -32600, /unknown server "nope"/);
 });
+
+const rawHead = (headers: string) =>
+  `POST /mcp/demo HTTP/1.1\r\nHost: ${new URL(gw.url).host}\r\nContent-Type: application/json\r\n${headers}\r\n\r\n`;
+
+/** Writes bytes on a raw socket; reads until the gateway closes it (or 5 s pass). */
+function rawExchange(bytes: string): Promise<{ status: number; body: string; raw: string }> {
+  return new Promise((resolve) => {
+    let raw = '';
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write(bytes));
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (raw += chunk));
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const split = raw.indexOf('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]), body: split === -1 ? '' : raw.slice(split + 4), raw });
+    });
+  });
+}
 
 /**
  * Streams up to `limit` bytes with chunked encoding and never ends the request: the answer has
