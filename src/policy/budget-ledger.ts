@@ -61,8 +61,11 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
   }
   const states = new Map<string, BudgetState>();
   const held = new Map<string, Reservation>();
-  // Insertion-ordered, so the first key is the oldest: a FIFO without another dependency.
+  // Settled keys, remembered for retries; a ring of keys forgets the oldest in O(1). (Evicting
+  // through `settled.keys().next()` degrades: a Map keeps deleted slots until it rehashes.)
   const settled = new Map<string, Reservation>();
+  const ring: (Reservation | undefined)[] = new Array(rememberSettled);
+  let ringNext = 0;
 
   function stateOf(budget: CompiledBudget, now: number): BudgetState {
     const key = periodKey(budget.period, now);
@@ -78,21 +81,30 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
     return s;
   }
 
-  /** Sums charges per budget (a budget named twice must not be checked twice against the same room). */
-  function totals(charges: readonly BudgetCharge[]): Map<string, BudgetCharge> {
-    const out = new Map<string, BudgetCharge>();
-    for (const c of charges) {
+  /**
+   * Validates amounts and merges charges naming the same budget (checking a budget twice against
+   * the same room would let the pair overspend it). Usually they are distinct: no copy then.
+   */
+  function totals(charges: readonly BudgetCharge[]): readonly BudgetCharge[] {
+    let duplicate = false;
+    for (let i = 0; i < charges.length; i++) {
+      const c = charges[i];
       if (!Number.isFinite(c.amount) || c.amount < 0) {
         throw new RangeError(`budget ${c.budget.id}: charge must be a finite amount >= 0, got ${c.amount}`);
       }
-      const prev = out.get(c.budget.id);
-      out.set(c.budget.id, prev === undefined ? c : { budget: c.budget, amount: prev.amount + c.amount });
+      for (let j = 0; j < i; j++) if (charges[j].budget.id === c.budget.id) duplicate = true;
     }
-    return out;
+    if (!duplicate) return charges;
+    const merged = new Map<string, BudgetCharge>();
+    for (const c of charges) {
+      const prev = merged.get(c.budget.id);
+      merged.set(c.budget.id, prev === undefined ? c : { budget: c.budget, amount: prev.amount + c.amount });
+    }
+    return [...merged.values()];
   }
 
-  function check(sums: Map<string, BudgetCharge>, now: number): ReserveResult | null {
-    for (const { budget, amount } of sums.values()) {
+  function check(sums: readonly BudgetCharge[], now: number): ReserveResult | null {
+    for (const { budget, amount } of sums) {
       const s = stateOf(budget, now);
       // A zero amount still needs room left: an exhausted token budget refuses the next call.
       if (s.spent >= budget.limit || s.spent + amount > budget.limit) {
@@ -110,7 +122,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
       const denial = check(sums, now);
       if (denial !== null) return denial;
       const lines: ReservationLine[] = [];
-      for (const { budget, amount } of sums.values()) {
+      for (const { budget, amount } of sums) {
         const s = stateOf(budget, now);
         s.spent += amount;
         lines.push(Object.freeze({ budgetId: budget.id, metric: budget.metric, periodKey: s.periodKey, amount }));
@@ -154,8 +166,11 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
         }
       }
       if (rememberSettled > 0) {
+        const oldest = ring[ringNext];
+        if (oldest !== undefined && settled.get(oldest.requestKey) === oldest) settled.delete(oldest.requestKey);
+        ring[ringNext] = reservation;
+        ringNext = (ringNext + 1) % rememberSettled;
         settled.set(reservation.requestKey, reservation);
-        if (settled.size > rememberSettled) settled.delete(settled.keys().next().value as string);
       }
       return { settled: true, unbilled };
     },

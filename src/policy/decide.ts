@@ -64,6 +64,7 @@ function decideOrThrow(deps: DecideDeps, request: PolicyRequest): Decision {
       return denial('rate_limited', request, 'rate limit reached');
     }
   }
+  if (outcome === entry.primary && reservation === null && entry.primaryAllow !== null) return entry.primaryAllow;
   const grantIds: string[] = [];
   for (const g of grants) grantIds.push(g.id);
   return { allow: true, grantIds, chain: entry.agentIds, reservation };

@@ -74,28 +74,32 @@ export function evaluateCall(
     if (now < deny.expiresAt) return fail('no_permission', `denied by ${deny.resource}`);
   }
   const call: CallState = { request, ip: undefined };
-  const grants: CompiledPermission[] = [];
+  // Stays null while every hop picks its narrowest allow: then the prebuilt `entry.primary` is
+  // the answer and nothing is allocated for it.
+  let grants: CompiledPermission[] | null = null;
   for (let h = 0; h < entry.hops.length; h++) {
     const hop = entry.hops[h];
     let first: Failure | null = null;
-    let chosen: CompiledPermission | null = null;
-    for (const grant of hop.allows) {
+    let chosen = -1;
+    for (let i = 0; i < hop.allows.length; i++) {
+      const grant = hop.allows[i];
       const problem = checkGrant(grant, call, now, rates);
       verdicts?.push({ hop: h, grantId: grant.id, resource: grant.resource, outcome: problem?.code ?? 'chosen', detail: problem?.detail ?? null });
       if (problem === null) {
-        chosen = grant;
+        chosen = i;
         break;
       }
       first ??= problem;
     }
-    if (chosen === null) {
+    if (chosen === -1) {
       // `first` is set: a hop without any allow is a static failure and never gets here.
       const f = first as Failure;
       return hop.label === '' ? f : fail(f.code, `${f.detail} in ${hop.label}`);
     }
-    grants.push(chosen);
+    if (chosen !== 0 && grants === null) grants = entry.hops.slice(0, h).map((earlier) => earlier.allows[0]);
+    grants?.push(hop.allows[chosen]);
   }
-  return { ok: true, grants };
+  return grants === null && entry.primary !== null ? entry.primary : { ok: true, grants: grants ?? [] };
 }
 
 interface CallState {

@@ -3,7 +3,7 @@ import type { CompiledPermission } from './compile-permission.js';
 import { decisionKey, type DecisionCache } from './decision-cache.js';
 import { resolveChain, type DelegationChain, type DelegationDirectory } from './delegation.js';
 import { targetSegments } from './resource-pattern.js';
-import { ACTION_BIT, type CompiledBudget, type DenialCode, type PolicyAction, type PolicyAgent } from './types.js';
+import { ACTION_BIT, type Allow, type CompiledBudget, type DenialCode, type PolicyAction, type PolicyAgent } from './types.js';
 
 /**
  * The cacheable part of a decision: everything that depends only on the grants version and on
@@ -22,6 +22,13 @@ export interface StaticDecision {
   readonly timedDenies: readonly CompiledPermission[];
   /** Budgets a call spends from: every chain agent's, owner's and tenant's. */
   readonly budgets: readonly CompiledBudget[];
+  /**
+   * The usual outcome, built once: the narrowest allow chosen at every hop. When a call ends
+   * that way and holds no reservation, `decide` returns `primaryAllow` itself (frozen), so a
+   * cached allow allocates nothing but its cache key.
+   */
+  readonly primary: { readonly ok: true; readonly grants: readonly CompiledPermission[] } | null;
+  readonly primaryAllow: Allow | null;
 }
 
 export interface HopMatch {
@@ -58,7 +65,7 @@ const within = (label: string) => (label === '' ? '' : ` in ${label}`);
 /** Computes the static part: resolves the chain and matches grants at every hop. */
 export function buildStaticDecision(directory: PolicyDirectory, t: StaticTarget): StaticDecision {
   const fail = (agentIds: readonly string[], code: DenialCode, detail: string): StaticDecision =>
-    Object.freeze({ agentIds, failure: { code, detail }, chain: null, hops: [], timedDenies: [], budgets: [] });
+    Object.freeze({ agentIds, failure: { code, detail }, chain: null, hops: [], timedDenies: [], budgets: [], primary: null, primaryAllow: null });
   // The server is one segment of the pattern; a ':' in it would let it pose as another server.
   if (t.server === '' || t.server.includes(':') || t.tool === '') {
     return fail([t.agentId], 'no_permission', 'server and tool names must be non-empty and the server has no ":"');
@@ -86,6 +93,7 @@ export function buildStaticDecision(directory: PolicyDirectory, t: StaticTarget)
     if (bare !== undefined) failure = { code: 'no_permission', detail: `no permission ${resource}${action}${within(bare.label)}` };
   }
   const agents = chain.agentIds.map((id) => directory.agent(id)).filter((a): a is PolicyAgent => a !== undefined);
+  const primaryGrants = failure === null ? Object.freeze(hops.map((hop) => hop.allows[0])) : null;
   return Object.freeze({
     agentIds: chain.agentIds,
     failure,
@@ -93,5 +101,10 @@ export function buildStaticDecision(directory: PolicyDirectory, t: StaticTarget)
     hops,
     timedDenies,
     budgets: failure === null ? budgetsForChain(directory, agents) : [],
+    primary: primaryGrants === null ? null : Object.freeze({ ok: true as const, grants: primaryGrants }),
+    primaryAllow:
+      primaryGrants === null
+        ? null
+        : Object.freeze({ allow: true as const, grantIds: Object.freeze(primaryGrants.map((g) => g.id)), chain: chain.agentIds, reservation: null }),
   });
 }

@@ -24,6 +24,13 @@ describe('budget ledger', () => {
     expect(ledger.spent(roomy, T0)).toBe(1);
   });
 
+  it('merges charges naming one budget twice', () => {
+    const ledger = createMemoryBudgetLedger();
+    const b = budget('b', 1);
+    expect(ledger.reserve('k', [{ budget: b, amount: 1 }, { budget: b, amount: 1 }], T0).ok).toBe(false);
+    expect(ledger.reserve('k', [{ budget: b, amount: 0.5 }, { budget: b, amount: 0.5 }], T0)).toMatchObject({ ok: true, reservation: { lines: [{ amount: 1 }] } });
+  });
+
   it('charges a retried request key once', () => {
     const ledger = createMemoryBudgetLedger();
     const b = budget('b', 5);

@@ -113,6 +113,14 @@ describe('decide through a delegation chain', () => {
     expect(engine.decide(call('B', 'github', 'other_tool', extra))).toMatchObject({ allow: false, code });
   });
 
+  it('reports the grant chosen at each hop when a narrower one fails below the root', () => {
+    const { engine } = abc([p('a1', 'mcp:github:*')], [p('b-narrow', 'mcp:github:x', { requireApproval: true }), p('b-wide', 'mcp:github:*')]);
+    const first = engine.decide(call('B', 'github', 'x'));
+    expect(first).toMatchObject({ allow: true, grantIds: ['a1', 'b-wide'] });
+    expect(engine.decide(call('B', 'github', 'y'))).toMatchObject({ allow: true, grantIds: ['a1', 'b-wide'] });
+    expect(Object.isFrozen(engine.decide(call('B', 'github', 'y')))).toBe(true);
+  });
+
   it('names the hop that narrowed the call', () => {
     const { engine } = abc([p('a1', 'mcp:github:*')], [p('b1', 'mcp:github:create_issue')]);
     expect(engine.decide(call('C', 'github', 'merge'))).toMatchObject({
