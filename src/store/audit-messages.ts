@@ -1,0 +1,45 @@
+import type { AuditBatchItem, AuditItemResult } from './audit-batch.js';
+import type { AuditDurability } from './audit-db.js';
+import type { PruneAuditResult } from './audit-retention.js';
+
+/**
+ * The messages between `audit-writer.ts` (event-loop side) and `audit-worker.ts` (the thread
+ * that owns the audit connection). Everything here is structured-cloned by `postMessage`.
+ */
+
+/** Passed as `workerData`: the writer's validated options. */
+export interface AuditWorkerConfig {
+  file: string;
+  durability: AuditDurability;
+  secret: string;
+  redactKeys: readonly string[];
+  busyTimeoutMs: number;
+  checkpointEvery: number;
+  checkpointMs: number;
+  skipMigrations: boolean;
+  /** Mark unfinished attempts `outcome_unknown` on the first open (false when respawned). */
+  recover: boolean;
+  /** Prune on the worker every `pruneIntervalMs` when set. */
+  retentionDays: number | null;
+  pruneIntervalMs: number;
+}
+
+export type ToAuditWorker =
+  | { type: 'batch'; id: number; items: AuditBatchItem[] }
+  | { type: 'prune'; id: number; retentionDays: number; now: number }
+  | { type: 'close' };
+
+/** Why the store failed, as far as the worker can tell (SQLite code, errno code). */
+export interface StoreFailureInfo {
+  message: string;
+  code?: string;
+}
+
+export type FromAuditWorker =
+  | { type: 'opened'; seq: number; hash: string; recovered: number }
+  | ({ type: 'open_failed' } & StoreFailureInfo)
+  | { type: 'batch_done'; id: number; results: AuditItemResult[]; commitMs: number }
+  | ({ type: 'batch_failed'; id: number } & StoreFailureInfo)
+  | { type: 'pruned'; id: number; result: PruneAuditResult }
+  | ({ type: 'prune_failed'; id: number } & StoreFailureInfo)
+  | { type: 'closed' };

@@ -1,0 +1,319 @@
+import type { Worker } from 'node:worker_threads';
+import { PortcullisError } from '../errors.js';
+import type { AuditBatchItem } from './audit-batch.js';
+import type { FromAuditWorker } from './audit-messages.js';
+import { checkAuditRecord, type AuditRecord } from './audit-record.js';
+import type { PruneAuditResult } from './audit-retention.js';
+import { startAuditWorker } from './audit-worker-start.js';
+import {
+  compileWriterOptions,
+  positiveInt,
+  type AuditAppendOptions,
+  type AuditWriterOptions,
+  type AuditWriterStats,
+} from './audit-writer-options.js';
+
+export type { AuditAppendOptions, AuditWriterOptions, AuditWriterStats } from './audit-writer-options.js';
+
+export interface AuditWriter {
+  /** Resolves once the worker opened the log (and recovered unfinished attempts); rejects STORE_FAILURE. */
+  ready(): Promise<{ seq: number; hash: string; recovered: number }>;
+  /** Queues a record; resolves after its batch is committed (and fsynced under `power`). */
+  append(record: AuditRecord, options?: AuditAppendOptions): Promise<{ seq: number }>;
+  /** Prunes now on the worker (in chunks, between batches). */
+  prune(retentionDays?: number): Promise<PruneAuditResult>;
+  /** Flushes what is queued, writes a final checkpoint, stops the worker. */
+  close(): Promise<void>;
+  stats(): AuditWriterStats;
+}
+
+interface Pending {
+  item: AuditBatchItem;
+  resolve: (value: { seq: number }) => void;
+  reject: (err: Error) => void;
+}
+
+/** Two batches in flight: the worker finds the next one waiting when it finishes a commit. */
+const MAX_IN_FLIGHT = 2;
+const CLOSE_TIMEOUT_MS = 10_000;
+
+const storeFailure = (message: string, cause?: unknown): PortcullisError =>
+  new PortcullisError('STORE_FAILURE', message, cause === undefined ? undefined : { cause });
+
+/**
+ * The audit writer: group commit on a worker thread. `append` only queues (hot path: an array
+ * push and, at most once per turn, a scheduled flush); batches of up to `batchSize` records go
+ * to the worker, which commits each in one transaction and answers with the seqs. Every promise
+ * settles after its batch's COMMIT returned, which under `power` includes the WAL fsync.
+ *
+ * Fail-closed: when the store fails, every record of the failed batch rejects with
+ * `PortcullisError('STORE_FAILURE')` and the gateway must refuse those calls. The next batch
+ * retries on a fresh connection, so service resumes by itself when the store does. If the worker
+ * thread dies, in-flight records reject the same way and the next batch starts a new worker.
+ */
+export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
+  const config = compileWriterOptions(options);
+  const batchSize = positiveInt(options.batchSize, 256, 'batchSize');
+  const flushMs = positiveInt(options.flushMs, 0, 'flushMs', 0);
+  const maxQueue = positiveInt(options.maxQueue, 50_000, 'maxQueue');
+  const onFailure = options.onFailure;
+
+  let queue: Pending[] = [];
+  const inFlight = new Map<number, Pending[]>();
+  const pruneWaiters = new Map<number, { resolve: (r: PruneAuditResult) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let worker: Worker | undefined;
+  let flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  let closing = false;
+  let closePromise: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+  let onClosed: (() => void) | undefined;
+  const stats: AuditWriterStats = {
+    queued: 0, inFlightBatches: 0, committed: 0, rejected: 0, batches: 0, failedBatches: 0,
+    maxBatchSize: 0, lastSeq: null, lastCommitMs: 0, workerStarts: 0,
+  };
+
+  let settleReady!: { resolve: (v: { seq: number; hash: string; recovered: number }) => void; reject: (e: Error) => void };
+  let readySettled = false;
+  const readyPromise = new Promise<{ seq: number; hash: string; recovered: number }>((resolve, reject) => {
+    settleReady = { resolve, reject };
+  });
+  readyPromise.catch(() => {}); // observed through ready(); never an unhandled rejection
+
+  const fail = (err: PortcullisError): void => {
+    try {
+      onFailure?.(err);
+    } catch {
+      // A failing logger must not take the writer down with it.
+    }
+  };
+
+  function rejectBatch(batch: Pending[], err: PortcullisError): void {
+    stats.rejected += batch.length;
+    for (const p of batch) p.reject(err);
+  }
+
+  /** A worker stays ref'd only while it has work, so an idle writer never holds the process open. */
+  function updateRef(): void {
+    if (!worker) return;
+    if (queue.length || inFlight.size || pruneWaiters.size || !readySettled || closing) worker.ref();
+    else worker.unref();
+  }
+
+  function spawn(): Worker {
+    const w = startAuditWorker({ ...config, recover: stats.workerStarts === 0 });
+    stats.workerStarts += 1;
+    w.on('message', (msg: FromAuditWorker) => onMessage(msg));
+    const lost = (why: string, cause?: unknown): void => {
+      if (worker !== w) return;
+      worker = undefined;
+      const err = storeFailure(`audit worker stopped: ${why}`, cause);
+      if (!readySettled) {
+        readySettled = true;
+        settleReady.reject(err);
+      }
+      for (const [id, batch] of inFlight) {
+        inFlight.delete(id);
+        rejectBatch(batch, err);
+      }
+      for (const [id, waiter] of pruneWaiters) {
+        pruneWaiters.delete(id);
+        waiter.reject(err);
+      }
+      onClosed?.();
+      if (!closing) fail(err);
+      afterSettle();
+    };
+    w.on('error', (err) => lost(err.message, err));
+    w.on('exit', (code) => lost(`exit code ${code}`));
+    return w;
+  }
+
+  function onMessage(msg: FromAuditWorker): void {
+    switch (msg.type) {
+      case 'opened':
+        if (!readySettled) {
+          readySettled = true;
+          settleReady.resolve({ seq: msg.seq, hash: msg.hash, recovered: msg.recovered });
+        }
+        break;
+      case 'open_failed': {
+        const err = storeFailure(`cannot open the audit log ${config.file}: ${msg.message}`);
+        if (!readySettled) {
+          readySettled = true;
+          settleReady.reject(err);
+        }
+        fail(err);
+        break;
+      }
+      case 'batch_done': {
+        const batch = inFlight.get(msg.id);
+        if (!batch) return;
+        inFlight.delete(msg.id);
+        stats.batches += 1;
+        stats.lastCommitMs = msg.commitMs;
+        for (let i = 0; i < batch.length; i++) {
+          const r = msg.results[i];
+          if (typeof r === 'number') {
+            stats.committed += 1;
+            stats.lastSeq = r;
+            batch[i].resolve({ seq: r });
+          } else {
+            stats.rejected += 1;
+            batch[i].reject(storeFailure(`audit record refused: ${r.error}`));
+          }
+        }
+        break;
+      }
+      case 'batch_failed': {
+        const batch = inFlight.get(msg.id);
+        if (!batch) return;
+        inFlight.delete(msg.id);
+        stats.failedBatches += 1;
+        const err = storeFailure(`audit store failed${msg.code ? ` (${msg.code})` : ''}: ${msg.message}`);
+        rejectBatch(batch, err);
+        fail(err);
+        break;
+      }
+      case 'pruned':
+      case 'prune_failed': {
+        const waiter = pruneWaiters.get(msg.id);
+        pruneWaiters.delete(msg.id);
+        if (msg.type === 'pruned') waiter?.resolve(msg.result);
+        else waiter?.reject(storeFailure(`audit prune failed: ${msg.message}`));
+        break;
+      }
+      case 'closed':
+        onClosed?.();
+        return;
+    }
+    afterSettle();
+  }
+
+  function afterSettle(): void {
+    if (queue.length) flush();
+    stats.queued = queue.length;
+    stats.inFlightBatches = inFlight.size;
+    if (!queue.length && !inFlight.size) drained?.();
+    updateRef();
+  }
+
+  function flush(): void {
+    if (flushTimer) {
+      if (flushMs === 0) clearImmediate(flushTimer as NodeJS.Immediate);
+      else clearTimeout(flushTimer as NodeJS.Timeout);
+      flushTimer = undefined;
+    }
+    while (inFlight.size < MAX_IN_FLIGHT && queue.length) {
+      let batch: Pending[];
+      if (queue.length <= batchSize) {
+        batch = queue;
+        queue = [];
+      } else {
+        batch = queue.splice(0, batchSize);
+      }
+      try {
+        worker ??= spawn();
+      } catch (err) {
+        rejectBatch(batch, err instanceof PortcullisError ? err : storeFailure((err as Error).message, err));
+        continue;
+      }
+      const id = nextId++;
+      try {
+        worker.postMessage({ type: 'batch', id, items: batch.map((p) => p.item) });
+      } catch (err) {
+        // A record that cannot be cloned (a function, a symbol in its arguments) is a caller bug:
+        // refuse that record alone and send the rest.
+        queue = [...batch.filter((p) => isCloneable(p, err)), ...queue];
+        continue;
+      }
+      inFlight.set(id, batch);
+      stats.maxBatchSize = Math.max(stats.maxBatchSize, batch.length);
+    }
+    stats.queued = queue.length;
+    stats.inFlightBatches = inFlight.size;
+    updateRef();
+  }
+
+  function isCloneable(p: Pending, batchErr: unknown): boolean {
+    try {
+      structuredClone(p.item);
+      return true;
+    } catch (err) {
+      stats.rejected += 1;
+      p.reject(new TypeError(`audit record cannot be sent to the writer: ${(err as Error).message}`, { cause: batchErr }));
+      return false;
+    }
+  }
+
+  function schedule(): void {
+    if (flushTimer) return;
+    flushTimer = flushMs === 0 ? setImmediate(flush) : setTimeout(flush, flushMs);
+  }
+
+  worker = spawn();
+
+  return {
+    ready: () => readyPromise,
+
+    // hot path: a shape check, an object spread and an array push; no I/O, no await.
+    append(record, appendOptions) {
+      if (closing) return Promise.reject(storeFailure('audit writer is closed'));
+      try {
+        checkAuditRecord(record);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (queue.length >= maxQueue) {
+        stats.rejected += 1;
+        return Promise.reject(storeFailure(`audit queue is full (${maxQueue} records waiting for the store)`));
+      }
+      const item: AuditBatchItem = {
+        record: record.time === undefined ? { ...record, time: Date.now() } : record,
+        ...(appendOptions?.ops?.length ? { ops: appendOptions.ops } : {}),
+      };
+      return new Promise((resolve, reject) => {
+        queue.push({ item, resolve, reject });
+        if (queue.length >= batchSize) flush();
+        else schedule();
+      });
+    },
+
+    prune(retentionDays = config.retentionDays ?? undefined) {
+      if (closing) return Promise.reject(storeFailure('audit writer is closed'));
+      if (retentionDays === undefined || !(retentionDays > 0)) {
+        return Promise.reject(new TypeError('audit writer: prune needs retentionDays > 0'));
+      }
+      const id = nextId++;
+      return new Promise<PruneAuditResult>((resolve, reject) => {
+        pruneWaiters.set(id, { resolve, reject });
+        worker ??= spawn();
+        worker.postMessage({ type: 'prune', id, retentionDays, now: Date.now() });
+        updateRef();
+      });
+    },
+
+    close() {
+      closePromise ??= (async () => {
+        closing = true;
+        flush();
+        if (queue.length || inFlight.size) await new Promise<void>((r) => (drained = r));
+        const w = worker;
+        if (!w) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+          onClosed = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          w.postMessage({ type: 'close' });
+        });
+        worker = undefined;
+        await w.terminate();
+      })();
+      return closePromise;
+    },
+
+    stats: () => ({ ...stats, queued: queue.length, inFlightBatches: inFlight.size }),
+  };
+}
