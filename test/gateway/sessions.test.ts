@@ -157,7 +157,7 @@ describe('session refusals', () => {
     expect(answer.messages[0].id).toBe(5);
   });
 
-  it('answers an absurdly long session id with 404 (and no store lookup)', async () => {
+  it('answers an absurdly long session id with 404', async () => {
     expectRefusal(await call(gw, 'demo', 'alice', 'A'.repeat(4000), 5, 'echo', { text: 'x' }), 404, /Session not found/);
   });
 
