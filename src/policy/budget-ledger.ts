@@ -15,7 +15,7 @@ export interface BudgetLedger {
    */
   reserve(requestKey: string, charges: readonly BudgetCharge[], now: number): ReserveResult;
   /** Whether `reserve` would succeed now, holding nothing (for `explain`). */
-  peek(charges: readonly BudgetCharge[], now: number): ReserveResult;
+  peek(charges: readonly BudgetCharge[], now: number): { readonly ok: true } | BudgetShortfall;
   /** Gives a held reservation back (forward cancelled or failed); `false` if not held. */
   refund(reservation: Reservation): boolean;
   /**
@@ -27,14 +27,15 @@ export interface BudgetLedger {
   spent(budget: CompiledBudget, now: number): number;
 }
 
-export type ReserveResult =
-  | { readonly ok: true; readonly reservation: Reservation; readonly replayed: boolean }
-  | {
-      readonly ok: false;
-      readonly budget: CompiledBudget;
-      readonly spent: number;
-      readonly requested: number;
-    };
+export type ReserveResult = { readonly ok: true; readonly reservation: Reservation; readonly replayed: boolean } | BudgetShortfall;
+
+/** The first budget without room for its charge. */
+export interface BudgetShortfall {
+  readonly ok: false;
+  readonly budget: CompiledBudget;
+  readonly spent: number;
+  readonly requested: number;
+}
 
 export interface SettleResult {
   readonly settled: boolean;
@@ -103,7 +104,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
     return [...merged.values()];
   }
 
-  function check(sums: readonly BudgetCharge[], now: number): ReserveResult | null {
+  function check(sums: readonly BudgetCharge[], now: number): BudgetShortfall | null {
     for (const { budget, amount } of sums) {
       const s = stateOf(budget, now);
       // A zero amount still needs room left: an exhausted token budget refuses the next call.
@@ -132,8 +133,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
       return { ok: true, reservation, replayed: false };
     },
     peek(charges, now) {
-      const denial = check(totals(charges), now);
-      return denial ?? { ok: true, reservation: Object.freeze({ requestKey: '', lines: [] }), replayed: false };
+      return check(totals(charges), now) ?? { ok: true };
     },
     refund(reservation) {
       if (held.get(reservation.requestKey) !== reservation) return false;

@@ -81,3 +81,10 @@ export function chargesFor(budgets: readonly CompiledBudget[], request: PolicyRe
   }
   return charges;
 }
+
+/** The denial sentence for a budget without room: `calls budget of agent a is exhausted (5 of 5 used this day)`. */
+export function describeShortfall(shortfall: { readonly budget: CompiledBudget; readonly spent: number }): string {
+  const b = shortfall.budget;
+  const per = b.period === 'total' ? 'in total' : `this ${b.period}`;
+  return `${b.metric} budget of ${b.scope} ${b.subject} is exhausted (${shortfall.spent} of ${b.limit} used ${per})`;
+}

@@ -1,4 +1,4 @@
-import { chargesFor } from './budget.js';
+import { chargesFor, describeShortfall } from './budget.js';
 import type { BudgetLedger } from './budget-ledger.js';
 import type { DecisionCache } from './decision-cache.js';
 import { denial } from './deny-reason.js';
@@ -44,11 +44,7 @@ function decideOrThrow(deps: DecideDeps, request: PolicyRequest): Decision {
   let replayed = false;
   if (deps.ledger !== null && entry.budgets.length > 0) {
     const held = deps.ledger.reserve(request.requestKey ?? deps.newRequestKey(), chargesFor(entry.budgets, request), now);
-    if (!held.ok) {
-      const b = held.budget;
-      const per = b.period === 'total' ? 'in total' : `this ${b.period}`;
-      return denial('budget_exhausted', request, `${b.metric} budget of ${b.scope} ${b.subject} is exhausted (${held.spent} of ${b.limit} used ${per})`);
-    }
+    if (!held.ok) return denial('budget_exhausted', request, describeShortfall(held));
     reservation = held.reservation;
     replayed = held.replayed;
   }
@@ -59,7 +55,8 @@ function decideOrThrow(deps: DecideDeps, request: PolicyRequest): Decision {
     let rules: RateRule[] | null = null;
     for (const g of grants) if (g.rates.length > 0) (rules ??= []).push(...g.rates);
     if (rules !== null && !deps.rates.tryConsume(rules, now)) {
-      // Unreachable while rates are peeked and consumed in one synchronous step; kept exact anyway.
+      // Peeked and consumed in one synchronous step, so this is reached only when two hops share
+      // a rate key (grant ids reused across owners): exact either way.
       if (reservation !== null) deps.ledger?.refund(reservation);
       return denial('rate_limited', request, 'rate limit reached');
     }

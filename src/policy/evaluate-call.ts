@@ -44,7 +44,7 @@ export function checkAgents(directory: DelegationDirectory, agentIds: readonly s
     const id = agentIds[i];
     const who = i === agentIds.length - 1 ? `agent ${id}` : `delegating agent ${id}`;
     const agent = directory.agent(id);
-    if (agent === undefined) return fail('agent_revoked', `${who} no longer exists`);
+    if (agent === undefined) return fail('agent_revoked', `${who} does not exist (deleted or unknown)`);
     if (agent.status === 'revoked') return fail('agent_revoked', `${who} is revoked`);
     if (agent.status !== 'active') return fail('agent_suspended', `${who} is ${agent.status}`);
     if (agent.expiresAt !== null && now >= agent.expiresAt) return fail('agent_suspended', `${who} has expired`);

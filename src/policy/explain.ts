@@ -1,4 +1,4 @@
-import { chargesFor } from './budget.js';
+import { chargesFor, describeShortfall } from './budget.js';
 import type { DecideDeps } from './decide.js';
 import { denial } from './deny-reason.js';
 import { evaluateCall, type GrantVerdict } from './evaluate-call.js';
@@ -47,7 +47,7 @@ export function explain(deps: DecideDeps, request: PolicyRequest): Explanation {
       decision = { allow: true, grantIds: outcome.grants.map((g) => g.id), chain: entry.agentIds, reservation: null };
       if (deps.ledger !== null && entry.budgets.length > 0) {
         const peek = deps.ledger.peek(chargesFor(entry.budgets, request), now);
-        if (!peek.ok) decision = denial('budget_exhausted', request, `${peek.budget.metric} budget ${peek.budget.id} is exhausted`);
+        if (!peek.ok) decision = denial('budget_exhausted', request, describeShortfall(peek));
       }
     }
   } catch (cause) {

@@ -78,6 +78,7 @@ export {
   budgetsForChain,
   chargesFor,
   compileBudget,
+  describeShortfall,
   periodKey,
   type BudgetDirectory,
   type BudgetInput,
@@ -85,6 +86,7 @@ export {
 export {
   createMemoryBudgetLedger,
   type BudgetLedger,
+  type BudgetShortfall,
   type MemoryBudgetLedgerOptions,
   type ReserveResult,
   type SettleResult,

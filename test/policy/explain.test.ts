@@ -59,6 +59,16 @@ describe('explain', () => {
     expect(e.hops.map((h) => h.allows)).toEqual([[], []]);
   });
 
+  it('agrees with decide when a budget is exhausted', () => {
+    const { engine } = chain();
+    const args = { repo: 'acme/web' }; // matches a-exact, which has no rate limit
+    for (let i = 0; i < 5; i++) expect(engine.decide(call('B', 'github', 'create_issue', { args, requestKey: `k${i}` })).allow).toBe(true);
+    const e = engine.explain(call('B', 'github', 'create_issue', { args }));
+    expect(e.decision).toEqual(engine.decide(call('B', 'github', 'create_issue', { args, requestKey: 'k9' })));
+    expect(e.decision).toMatchObject({ code: 'budget_exhausted', reason: 'tool github.create_issue denied: calls budget of agent A is exhausted (5 of 5 used this day)' });
+    expect(e.budgets).toMatchObject([{ budget: { id: 'bud' }, spent: 5 }]);
+  });
+
   it('shows agents as they are now', () => {
     const { engine, index } = chain();
     index.putAgent(agent('A', { status: 'suspended' }));
