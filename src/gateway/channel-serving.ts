@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import { ClientStream } from './client-stream.js';
-import { serializeMessage, type JsonObject, type RequestMessage, type ResponseMessage } from './jsonrpc/message.js';
+import { ClientStream, type FinalObserver } from './client-stream.js';
+import type { JsonObject, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import { META_SERVER_INFO, MODERN_VERSIONS } from './protocol.js';
 import type { CallSink, LegacyChannel } from './upstream/legacy-channel.js';
-import { serializeWireError, toWireError } from './wire-error.js';
+import { toWireError } from './wire-error.js';
 
 /**
  * A client's request answered through a shared upstream session: notifications and server→client
@@ -15,20 +15,18 @@ export function serveChannelCall(
   request: RequestMessage,
   res: ServerResponse,
   headers?: Record<string, string>,
+  observer?: FinalObserver,
 ): void {
-  const stream = new ClientStream(res, headers);
+  const stream = new ClientStream(res, headers, observer);
   void channel.call(owner, request, streamSink(stream, channel.server, request.id));
 }
 
 export function streamSink(stream: ClientStream, server: string, requestId: RequestMessage['id']): CallSink {
   return {
-    notify: (m) => stream.event(serializeMessage(m)),
-    serverRequest: (m) => stream.event(serializeMessage(m)),
-    final: (m) => stream.final(serializeMessage(m)),
-    fail: (err) => {
-      const wire = toWireError(err, server, requestId);
-      stream.final(serializeWireError(wire), wire.status);
-    },
+    notify: (m) => stream.event(m),
+    serverRequest: (m) => stream.event(m),
+    final: (m) => stream.final(m),
+    fail: (err) => stream.fail(toWireError(err, server, requestId)),
   };
 }
 

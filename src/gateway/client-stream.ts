@@ -1,5 +1,13 @@
 import type { ServerResponse } from 'node:http';
+import { serializeMessage, type Message, type ResponseMessage } from './jsonrpc/message.js';
 import { formatSseEvent } from './sse-parser.js';
+import type { WireError } from './wire-error.js';
+
+/**
+ * Sees the final response of a client request, whatever produced it (relay, shared child, bridge):
+ * where policy settles budgets and the audit writes the outcome.
+ */
+export type FinalObserver = (final: ResponseMessage, status: number) => void;
 
 /**
  * The answer to one client POST when the gateway produces it message by message (held sessions,
@@ -9,11 +17,13 @@ import { formatSseEvent } from './sse-parser.js';
 export class ClientStream {
   readonly #res: ServerResponse;
   readonly #headers: Record<string, string>;
+  readonly #observer: FinalObserver | undefined;
   #sse = false;
 
-  constructor(res: ServerResponse, headers: Record<string, string> = {}) {
+  constructor(res: ServerResponse, headers: Record<string, string> = {}, observer?: FinalObserver) {
     this.#res = res;
     this.#headers = headers;
+    this.#observer = observer;
   }
 
   get closed(): boolean {
@@ -21,15 +31,17 @@ export class ClientStream {
   }
 
   /** An intermediate message (notification or server→client request). */
-  event(json: string): void {
+  event(message: Message): void {
     if (this.closed) return;
     if (!this.#sse) this.#openSse();
-    this.#res.write(formatSseEvent(json));
+    this.#res.write(formatSseEvent(serializeMessage(message)));
   }
 
-  /** The final response; ends the HTTP answer. */
-  final(json: string, status = 200): void {
+  /** The final response; ends the HTTP answer. The observer hears of it even if the client left. */
+  final(message: ResponseMessage, status = 200): void {
+    this.#observer?.(message, status);
     if (this.closed) return;
+    const json = serializeMessage(message);
     if (this.#sse) {
       this.#res.end(formatSseEvent(json));
       return;
@@ -42,11 +54,22 @@ export class ClientStream {
     this.#res.end(json);
   }
 
+  /** Ends the answer with a JSON-RPC error (HTTP status too, if nothing was streamed yet). */
+  fail(wire: WireError): void {
+    this.final(errorResponse(wire), wire.status);
+  }
+
   #openSse(): void {
     this.#sse = true;
     this.#res.writeHead(200, { ...this.#headers, ...SSE_HEADERS });
     this.#res.flushHeaders();
   }
+}
+
+export function errorResponse(wire: WireError): ResponseMessage {
+  const error: { code: number; message: string; data?: unknown } = { code: wire.code, message: wire.message };
+  if (wire.data !== undefined) error.data = wire.data;
+  return { kind: 'response', id: wire.id ?? null, error };
 }
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({

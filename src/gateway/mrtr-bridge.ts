@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { ClientStream } from './client-stream.js';
-import { serializeMessage, type JsonObject, type NotificationMessage, type RequestMessage, type ResponseMessage } from './jsonrpc/message.js';
+import { ClientStream, type FinalObserver } from './client-stream.js';
+import type { JsonObject, NotificationMessage, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import type { LegacyChannel } from './upstream/legacy-channel.js';
 import type { CallSink, PendingCall } from './upstream/id-router.js';
-import { RpcCode, serializeWireError, toWireError, wireError } from './wire-error.js';
+import { RpcCode, toWireError, wireError } from './wire-error.js';
 
 const SUSPENSION_TTL_MS = 10 * 60_000;
 const TOKEN_PREFIX = 'pcs_';
@@ -34,15 +34,15 @@ interface Suspension {
 export class MrtrBridge {
   readonly #suspended = new Map<string, Suspension>();
 
-  serve(channel: LegacyChannel, owner: string, request: RequestMessage, res: ServerResponse): void {
+  serve(channel: LegacyChannel, owner: string, request: RequestMessage, res: ServerResponse, observer?: FinalObserver): void {
     const state = request.params?.requestState;
     if (typeof state === 'string' && state.startsWith(TOKEN_PREFIX)) {
-      this.#resume(channel, owner, state, request, res);
+      this.#resume(channel, owner, state, request, new ClientStream(res, {}, observer));
       return;
     }
     let call: PendingCall | undefined;
     // A server request can only arrive over I/O, after `channel.call` has handed back the call.
-    const sink = this.#attachedSink(channel, owner, request, new ClientStream(res), () => call!);
+    const sink = this.#attachedSink(channel, owner, request, new ClientStream(res, {}, observer), () => call!);
     void channel.call(owner, request, sink).then((c) => (call = c));
   }
 
@@ -55,19 +55,16 @@ export class MrtrBridge {
     existing?: Suspension,
   ): CallSink {
     return {
-      notify: (m) => stream.event(serializeMessage(m)),
+      notify: (m) => stream.event(m),
       serverRequest: (m) => {
         const s = this.#suspend(owner, call(), m, existing);
-        stream.final(serializeMessage(inputRequired(request.id, s)));
+        stream.final(inputRequired(request.id, s));
       },
       final: (m) => {
         m.id = request.id;
-        stream.final(serializeMessage(complete(m, request.method)));
+        stream.final(complete(m, request.method));
       },
-      fail: (err) => {
-        const wire = toWireError(err, channel.server, request.id);
-        stream.final(serializeWireError(wire), wire.status);
-      },
+      fail: (err) => stream.fail(toWireError(err, channel.server, request.id)),
     };
   }
 
@@ -91,12 +88,10 @@ export class MrtrBridge {
     return s;
   }
 
-  #resume(channel: LegacyChannel, owner: string, token: string, request: RequestMessage, res: ServerResponse): void {
-    const stream = new ClientStream(res);
+  #resume(channel: LegacyChannel, owner: string, token: string, request: RequestMessage, stream: ClientStream): void {
     const s = this.#suspended.get(token);
     if (!s || s.owner !== owner) {
-      const err = wireError(400, RpcCode.INVALID_PARAMS, 'Invalid params: unknown or expired requestState', { id: request.id });
-      stream.final(serializeWireError(err), 400);
+      stream.fail(wireError(400, RpcCode.INVALID_PARAMS, 'Invalid params: unknown or expired requestState', { id: request.id }));
       return;
     }
     const responses = (request.params?.inputResponses ?? {}) as JsonObject;
@@ -108,7 +103,7 @@ export class MrtrBridge {
     if (s.open.size > 0) {
       // Some questions are still unanswered: ask them again and keep holding the call.
       this.#suspend(owner, s.call, s.open.values().next().value!, s);
-      stream.final(serializeMessage(inputRequired(request.id, s)));
+      stream.final(inputRequired(request.id, s));
       return;
     }
     this.#suspended.delete(token);

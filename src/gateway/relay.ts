@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PortcullisError } from '../errors.js';
 import { serializeMessage, type JsonRpcId, type Message } from './jsonrpc/message.js';
-import { SSE_HEADERS } from './client-stream.js';
+import { errorResponse, SSE_HEADERS, type FinalObserver } from './client-stream.js';
 import { formatSseEvent, SseParser } from './sse-parser.js';
 import { isEventStream, isJson, parseUpstreamMessage, readCapped, type MessageLimits } from './upstream/read-body.js';
 import type { UpstreamResponse } from './upstream/http-upstream.js';
@@ -16,6 +16,8 @@ export interface RelayOptions {
   requestId: JsonRpcId | null;
   /** Sees (and may replace) each message on its way to the client. */
   transform?: (m: Message) => Message;
+  /** Hears the final response (or the error that ended the stream). */
+  onFinal?: FinalObserver;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   headers['content-length'] = Buffer.byteLength(body);
   res.writeHead(status, headers);
   res.end(body);
+  if (opts.onFinal && message.kind === 'response') opts.onFinal(message, status);
   return message;
 }
 
@@ -88,10 +91,12 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
     parser.end();
     openStream();
     res.end();
+    if (last?.kind === 'response') opts.onFinal?.(last, 200);
   } catch (err) {
     if (!open) throw err; // nothing sent yet: the caller answers with an HTTP error
+    const wire = toWireError(err, opts.server, opts.requestId);
+    if (opts.requestId !== null) opts.onFinal?.(errorResponse(wire), wire.status);
     if (!res.writableEnded && !res.destroyed) {
-      const wire = toWireError(err, opts.server, opts.requestId);
       res.end(opts.requestId === null ? undefined : formatSseEvent(serializeWireError(wire)));
     }
   } finally {

@@ -135,17 +135,17 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
       if ((await eraOf()) === 'modern') {
         const init = await onModern.initializeResult(version);
         const session = await deps.sessions.create({ server: name, principal: ctx.principal, protocolVersion: version, initParams: params, upstreamSessionId: null });
-        new ClientStream(ctx.res, sessionHeaders(session)).final(serializeMessage(resultMessage(request.id, init)));
+        new ClientStream(ctx.res, sessionHeaders(session)).final(resultMessage(request.id, init));
         return;
       }
       const { response, sid } = await initializeUpstream(params, request.id);
       const negotiated = response.result?.protocolVersion;
       if (response.error || typeof negotiated !== 'string' || !isLegacyVersion(negotiated)) {
-        new ClientStream(ctx.res).final(serializeMessage(response.error ? response : unsupportedUpstream(request, negotiated)));
+        new ClientStream(ctx.res).final(response.error ? response : unsupportedUpstream(request, negotiated));
         return;
       }
       const session = await deps.sessions.create({ server: name, principal: ctx.principal, protocolVersion: negotiated, initParams: params, upstreamSessionId: sid });
-      new ClientStream(ctx.res, sessionHeaders(session)).final(serializeMessage(response));
+      new ClientStream(ctx.res, sessionHeaders(session)).final(response);
     },
 
     async sessionMessage(ctx, session, message) {
@@ -157,7 +157,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
         await reopen(session);
         up = await upstream.post(body, sessionUpstreamHeaders(session));
       }
-      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), headers: sessionHeaders(session) });
+      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), headers: sessionHeaders(session), onFinal: ctx.outcome });
     },
 
     async openStream(ctx, session) {
@@ -205,7 +205,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
       // In 2026-07-28 a closed response stream is the cancellation signal; pass it on.
       ctx.res.once('close', () => abort.abort());
       const up = await upstream.post(serializeMessage(message), headers, abort.signal);
-      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message) });
+      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), onFinal: ctx.outcome });
     },
 
     health: () => ({ name, transport: 'http', state: held?.state ?? 'ready' }),
@@ -223,10 +223,10 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     }
     const channel = heldChannel();
     if (message.method === 'server/discover') {
-      new ClientStream(ctx.res).final(serializeMessage(resultMessage(message.id, discoverResultFor(await channel.ready()))));
+      new ClientStream(ctx.res).final(resultMessage(message.id, discoverResultFor(await channel.ready())));
       return;
     }
-    deps.bridge.serve(channel, ctx.principal, message, ctx.res);
+    deps.bridge.serve(channel, ctx.principal, message, ctx.res, ctx.outcome);
   }
 }
 

@@ -5,7 +5,7 @@ import { encodeHeaderValue, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PRO
 import type { ClientSession } from '../sessions.js';
 import type { HttpUpstream } from '../upstream/http-upstream.js';
 import { forEachUpstreamMessage, type MessageLimits } from '../upstream/read-body.js';
-import { RpcCode, sendWireError, serializeWireError, toWireError, wireError } from '../wire-error.js';
+import { RpcCode, sendWireError, toWireError, wireError } from '../wire-error.js';
 import { answerLocally, GATEWAY_CLIENT_INFO } from './route-helpers.js';
 import type { McpContext } from './server-route.js';
 
@@ -65,7 +65,7 @@ export class LegacyOnModern {
   }
 
   async #call(ctx: McpContext, session: ClientSession, request: RequestMessage): Promise<void> {
-    const stream = new ClientStream(ctx.res);
+    const stream = new ClientStream(ctx.res, {}, ctx.outcome);
     const key = `${session.id}:${String(request.id)}`;
     const abort = new AbortController();
     this.#inFlight.set(key, abort);
@@ -74,9 +74,9 @@ export class LegacyOnModern {
       let params: JsonObject = request.params ?? {};
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const meta = envelopeMeta(params._meta as JsonObject | undefined, init.clientInfo, init.capabilities);
-        const final = await this.#exchange(request.id, request.method, { ...params, _meta: meta }, (m) => stream.event(serializeMessage(m)), abort.signal);
+        const final = await this.#exchange(request.id, request.method, { ...params, _meta: meta }, (m) => stream.event(m), abort.signal);
         if (final.result?.resultType !== 'input_required') {
-          stream.final(serializeMessage(final));
+          stream.final(final);
           return;
         }
         const inputResponses = await this.#askClient(session, stream, (final.result.inputRequests ?? {}) as JsonObject);
@@ -85,8 +85,7 @@ export class LegacyOnModern {
       }
       throw new PortcullisError('UPSTREAM_PROTOCOL', `still asking for input after ${MAX_ROUNDS} rounds`);
     } catch (err) {
-      const wire = toWireError(err, this.#upstream.name, request.id);
-      stream.final(serializeWireError(wire), wire.status);
+      stream.fail(toWireError(err, this.#upstream.name, request.id));
     } finally {
       this.#inFlight.delete(key);
     }
@@ -107,7 +106,7 @@ export class LegacyOnModern {
           }, ANSWER_TIMEOUT_MS);
           this.#waiting.set(id, { sessionId: session.id, resolve: (m) => (clearTimeout(timer), resolve(m)) });
         });
-        stream.event(serializeMessage({ kind: 'request', id, method: asked.method, params: (asked.params ?? {}) as JsonObject }));
+        stream.event({ kind: 'request', id, method: asked.method, params: (asked.params ?? {}) as JsonObject });
         const response = await answer;
         if (response.error) throw new PortcullisError('UPSTREAM_PROTOCOL', `the client refused ${asked.method}: ${response.error.message}`);
         answers[name] = response.result ?? {};

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../authenticate.js';
+import type { FinalObserver } from '../client-stream.js';
 import type { Message, RequestMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
 
@@ -10,6 +11,8 @@ export interface McpContext {
   readonly principal: string;
   /** The verified token's claims (agent, client, scopes), absent for test authenticators. */
   readonly identity: Identity | undefined;
+  /** Hears the final response of a gated call (policy settlement, audit outcome). */
+  readonly outcome?: FinalObserver;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
 }

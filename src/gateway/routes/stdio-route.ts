@@ -85,14 +85,14 @@ export function createStdioRoute(name: string, config: StdioServerConfig, deps: 
           await own.close();
         };
       }
-      new ClientStream(ctx.res, sessionHeaders(session)).final(serializeMessage(resultMessage(request.id, init)));
+      new ClientStream(ctx.res, sessionHeaders(session)).final(resultMessage(request.id, init));
     },
 
     async sessionMessage(ctx, session, message) {
       const channel = channelFor(session);
       if (message.kind === 'request') {
         if (answerLocally(ctx.res, message)) return;
-        serveChannelCall(channel, session.id, message, ctx.res);
+        serveChannelCall(channel, session.id, message, ctx.res, undefined, ctx.outcome);
       } else if (message.kind === 'notification') {
         channel.notify(session.id, message);
         ctx.res.writeHead(202).end();
@@ -127,10 +127,10 @@ export function createStdioRoute(name: string, config: StdioServerConfig, deps: 
       }
       if (message.method === 'server/discover') {
         const init = await shared.ready();
-        new ClientStream(ctx.res).final(serializeMessage(resultMessage(message.id, discoverResultFor(init))));
+        new ClientStream(ctx.res).final(resultMessage(message.id, discoverResultFor(init)));
         return;
       }
-      deps.bridge.serve(shared, ctx.principal, message as RequestMessage, ctx.res);
+      deps.bridge.serve(shared, ctx.principal, message as RequestMessage, ctx.res, ctx.outcome);
     },
 
     health: () => ({ name, transport: 'stdio', state: shared.state, pid: shared.pid }),
