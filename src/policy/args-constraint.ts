@@ -34,6 +34,7 @@ export interface ArgsConstraint {
   readonly rules: readonly CompiledArgRule[];
 }
 
+/** A rule that did not compile: which pointer, which rule (`null` = the pointer itself). */
 export interface ArgsCompileError {
   readonly pointer: string;
   readonly rule: string | null;

@@ -27,6 +27,7 @@ export interface BudgetLedger {
   spent(budget: CompiledBudget, now: number): number;
 }
 
+/** A held (or replayed) reservation, or the first budget without room. */
 export type ReserveResult = { readonly ok: true; readonly reservation: Reservation; readonly replayed: boolean } | BudgetShortfall;
 
 /** The first budget without room for its charge. */
@@ -37,12 +38,14 @@ export interface BudgetShortfall {
   readonly requested: number;
 }
 
+/** What `settle` did. */
 export interface SettleResult {
   readonly settled: boolean;
   /** Amount of `actual` beyond what the limits allowed to charge. */
   readonly unbilled: number;
 }
 
+/** Options of the in-memory ledger. */
 export interface MemoryBudgetLedgerOptions {
   /** How many settled request keys to remember for retries (oldest forgotten first). */
   readonly rememberSettled?: number;

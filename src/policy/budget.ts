@@ -18,6 +18,7 @@ export const budgetInputSchema = z.strictObject({
   period: z.enum(['hour', 'day', 'month', 'total']),
 });
 
+/** A budget as the admin API and the store hand it over. */
 export type BudgetInput = z.input<typeof budgetInputSchema>;
 
 /** Validates a budget row when it is saved or loaded. */

@@ -35,6 +35,7 @@ export interface CompiledPermission {
   readonly source: NormalizedPermission;
 }
 
+/** Compiled value, or every validation problem at once. */
 export type CompileResult<T> =
   | { readonly ok: true; readonly compiled: T }
   | { readonly ok: false; readonly errors: readonly PolicyInputError[] };

@@ -13,6 +13,7 @@ export interface DecisionCache<V extends object> {
   readonly size: number;
 }
 
+/** Options of the decision cache. */
 export interface DecisionCacheOptions {
   /** Entries kept; one per (agent, action, server, tool) in use. */
   readonly max?: number;

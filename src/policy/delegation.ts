@@ -14,6 +14,7 @@ import type { DenialCode, PolicyAgent } from './types.js';
 /** Longest chain ever followed, whatever the links say: a backstop against corrupt rows. */
 export const MAX_CHAIN_LENGTH = 16;
 
+/** Input schema of one delegation link (the store row, grants embedded). */
 export const delegationInputSchema = z.strictObject({
   id: z.string().min(1).max(128),
   parentAgentId: z.string().min(1),
@@ -28,6 +29,7 @@ export const delegationInputSchema = z.strictObject({
   permissions: z.array(z.unknown()).min(1).max(256),
 });
 
+/** A delegation link as the admin API and the store hand it over. */
 export type DelegationInput = z.input<typeof delegationInputSchema>;
 
 /** A delegation link ready for chain resolution. */
@@ -108,6 +110,7 @@ export interface DelegationChain {
   readonly depthLimit: number;
 }
 
+/** A resolved chain, or why the agent's chain grants nothing (with the agents walked so far). */
 export type ChainResolution =
   | { readonly ok: true; readonly chain: DelegationChain }
   | { readonly ok: false; readonly code: DenialCode; readonly detail: string; readonly agentIds: readonly string[] };

@@ -21,6 +21,7 @@ export interface Failure {
   readonly detail: string;
 }
 
+/** The grant chosen at every hop, root first, or why none could be. */
 export type CallOutcome = { readonly ok: true; readonly grants: readonly CompiledPermission[] } | Failure;
 
 /** What `explain` wants to know about each grant the evaluation looked at. */

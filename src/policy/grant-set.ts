@@ -14,12 +14,14 @@ export interface GrantSet {
   values(): IterableIterator<CompiledPermission>;
 }
 
+/** A grant set the index can change. */
 export interface MutableGrantSet extends GrantSet {
   /** Adds or replaces (by id). */
   put(grant: CompiledPermission): void;
   remove(id: string): boolean;
 }
 
+/** Grants matching one target, allows and denies apart. */
 export interface MatchedGrants {
   readonly allows: readonly CompiledPermission[];
   readonly denies: readonly CompiledPermission[];

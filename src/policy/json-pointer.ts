@@ -9,6 +9,7 @@ export const MISSING: unique symbol = Symbol('missing');
 
 const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
+/** Reference tokens, or why the pointer is malformed. */
 export type ParsePointerResult =
   | { readonly ok: true; readonly tokens: readonly string[] }
   | { readonly ok: false; readonly message: string };

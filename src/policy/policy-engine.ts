@@ -8,6 +8,7 @@ import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { StaticDecision } from './static-decision.js';
 import type { Decision, PolicyRequest } from './types.js';
 
+/** What `createPolicyEngine` needs; only `index` and `now` are required. */
 export interface PolicyEngineOptions {
   /** Agents, grants, delegations and budgets; keep it current by applying every saved change. */
   readonly index: PolicyIndex;

@@ -10,7 +10,9 @@
  * limited grant, however high the limit. Check-and-consume is synchronous, hence exact.
  */
 
+/** Window of `maxCallsPerHour`. */
 export const HOUR_MS = 3_600_000;
+/** Window of `maxCallsPerDay`. */
 export const DAY_MS = 86_400_000;
 const BUCKETS = 60;
 const SLOTS = BUCKETS + 1;

@@ -5,8 +5,11 @@
  * so "the child's pattern is inside the parent's" can never disagree with "the call matches".
  */
 
+/** Wildcard for exactly one segment. */
 export const ONE_SEGMENT = '*';
+/** Wildcard for one or more segments; only as the last segment. */
 export const ANY_BELOW = '**';
+/** Longest resource pattern accepted. */
 export const MAX_PATTERN_LENGTH = 512;
 const MAX_SEGMENTS = 32;
 
@@ -22,6 +25,7 @@ export interface ResourcePattern {
   readonly specificity: number;
 }
 
+/** A parsed pattern, or why it is refused. */
 export type ParsePatternResult =
   | { readonly ok: true; readonly pattern: ResourcePattern }
   | { readonly ok: false; readonly message: string };

@@ -15,6 +15,7 @@ export interface SafeRegex {
   test(input: string): boolean;
 }
 
+/** A compiled pattern, or why RE2 cannot run it. */
 export type CompileRegexResult =
   | { readonly ok: true; readonly regex: SafeRegex }
   | { readonly ok: false; readonly message: string };

@@ -31,6 +31,7 @@ export interface StaticDecision {
   readonly primaryAllow: Allow | null;
 }
 
+/** Grants matching the target at one hop. */
 export interface HopMatch {
   /** Empty for the root's own grants, else the delegation link. */
   readonly label: string;
@@ -38,6 +39,7 @@ export interface HopMatch {
   readonly denies: readonly CompiledPermission[];
 }
 
+/** Everything the static part reads: agents, grants, links, budgets and the grants version. */
 export type PolicyDirectory = DelegationDirectory & BudgetDirectory & { readonly version: number };
 
 /** Target of a decision as the static part sees it. */

@@ -6,9 +6,12 @@
  * the day it starts on: Fri 22:00–02:00 includes Saturday 01:30.
  */
 
+/** Day names, Sunday first (the bit order of `TimeWindow.dayMask`). */
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+/** A day name as grants spell it. */
 export type Weekday = (typeof WEEKDAYS)[number];
 
+/** A window as written in a grant's `constraints.timeWindow`. */
 export interface TimeWindowInput {
   timeZone?: string;
   days?: Weekday[];

@@ -7,6 +7,7 @@
 /** What a caller does to a resource: `call` = tools/call, `read` = resources/read, `get` = prompts/get. */
 export type PolicyAction = 'call' | 'read' | 'get' | 'list';
 
+/** Every action, in bit order. */
 export const POLICY_ACTIONS: readonly PolicyAction[] = Object.freeze(['call', 'read', 'get', 'list']);
 
 /** Actions as bits, so a grant's action set is one integer test on the hot path. */
@@ -17,8 +18,11 @@ export const ACTION_BIT: Readonly<Record<PolicyAction, number>> = Object.freeze(
   list: 8,
 });
 
+/** A grant allows, or (winning over any allow) denies. */
 export type GrantEffect = 'allow' | 'deny';
+/** How an agent came to be: a user's consent, a machine client, or token exchange. */
 export type AgentType = 'interactive' | 'autonomous' | 'delegated';
+/** Only `active` agents are ever allowed anything. */
 export type AgentStatus = 'active' | 'suspended' | 'revoked';
 
 /**
@@ -92,8 +96,11 @@ export interface PolicyRequest {
   readonly estimate?: { readonly tokens?: number; readonly cost?: number };
 }
 
+/** Whose budget: one agent's, its owner's (all their agents), or the tenant's. */
 export type BudgetScope = 'agent' | 'user' | 'tenant';
+/** What a budget counts; `tokens` and `cost` are reserved from estimates and settled later. */
 export type BudgetMetric = 'calls' | 'tokens' | 'cost';
+/** Calendar period in UTC, or `total` for a budget that never rolls over. */
 export type BudgetPeriod = 'hour' | 'day' | 'month' | 'total';
 
 /** A budget row after validation. */

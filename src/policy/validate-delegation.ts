@@ -21,6 +21,7 @@ export interface DelegationRow {
   readonly permissions: readonly NormalizedPermission[];
 }
 
+/** The link to save (clamped) and its row, or every reason it is refused. */
 export type ValidateDelegationResult =
   | {
       readonly ok: true;
