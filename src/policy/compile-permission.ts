@@ -59,7 +59,8 @@ export function compilePermission(input: unknown): CompileResult<CompiledPermiss
 
   if (p.effect === 'deny') {
     for (const [key, value] of Object.entries(c)) {
-      if (value !== undefined && !DENY_CONSTRAINTS.has(key)) {
+      // `requireApproval: false` says nothing, so it is harmless on a deny.
+      if (value !== undefined && !DENY_CONSTRAINTS.has(key) && !(key === 'requireApproval' && value === false)) {
         errors.push({
           path: formatPath(['constraints', key]),
           message: 'a deny grant is unconditional; only expiresAt may be set (narrow allows instead)',

@@ -7,12 +7,13 @@ const budget = (id: string, limit: number, over: Partial<CompiledBudget> = {}): 
 describe('budget ledger', () => {
   it('64 concurrent reservations against 10 remaining: exactly 10 succeed', async () => {
     const ledger = createMemoryBudgetLedger();
-    const b = budget('b', 10);
+    const b = budget('b', 50);
+    expect(ledger.reserve('earlier', [{ budget: b, amount: 40 }], T0).ok).toBe(true);
     const results = await Promise.all(
       Array.from({ length: 64 }, (_, i) => Promise.resolve().then(() => ledger.reserve(`req-${i}`, [{ budget: b, amount: 1 }], T0))),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(10);
-    expect(ledger.spent(b, T0)).toBe(10);
+    expect(ledger.spent(b, T0)).toBe(50);
   });
 
   it('is atomic across budgets: one short, none charged', () => {

@@ -78,6 +78,7 @@ describe('compilePermission', () => {
   });
 
   it('accepts a deny that lapses', () => {
-    expect(compilePermission({ ...base, effect: 'deny', constraints: { expiresAt: 5 } }).ok).toBe(true);
+    expect(compilePermission({ ...base, effect: 'deny', constraints: { expiresAt: 5, requireApproval: false } }).ok).toBe(true);
+    expect(compilePermission({ ...base, effect: 'deny', constraints: { requireApproval: true } }).ok).toBe(false);
   });
 });
