@@ -1,5 +1,5 @@
 /**
- * The real binary (`node bin/portcullis.js`, which runs the built dist/cli.js): exit codes,
+ * The real binary (`node bin/portcullis.js`, which runs the built dist/cli/main.js): exit codes,
  * config errors that name the key, and a gateway started from a .json and an .mjs config that
  * serves /healthz and exits 0 on SIGTERM. `npm test` builds dist first (the `pretest` script).
  */
@@ -19,7 +19,7 @@ const RUN_TIMEOUT_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-'));
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'cli.js'))) throw new Error('dist/cli.js is missing: run `npm run build` (npm test does it first)');
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
 });
 
 afterAll(() => {
