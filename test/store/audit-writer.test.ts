@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isPortcullisError } from '../../src/errors.js';
+import { canonicalJson, sha256Hex } from '../../src/store/audit-chain.js';
+import type { AuditAttempt } from '../../src/store/audit-record.js';
+import { verifyAuditChain } from '../../src/store/audit-verify.js';
+import { createAuditWriter, type AuditWriter } from '../../src/store/audit-writer.js';
+
+const SECRET = 'audit-test-secret-0123456789abcdef';
+
+let dir: string;
+let file: string;
+const writers: AuditWriter[] = [];
+const open = (opts: Partial<Parameters<typeof createAuditWriter>[0]> = {}): AuditWriter => {
+  const w = createAuditWriter({ file, secret: SECRET, ...opts });
+  writers.push(w);
+  return w;
+};
+const attempt = (key: string, extra: Partial<AuditAttempt> = {}): AuditAttempt => ({
+  kind: 'attempt',
+  requestKey: key,
+  decision: 'allow',
+  agent: 'agent-1',
+  server: 'github',
+  tool: 'create_issue',
+  ...extra,
+});
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-'));
+  file = join(dir, 'gateway.db');
+});
+afterEach(async () => {
+  await Promise.all(writers.splice(0).map((w) => w.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('group commit', () => {
+  it('resolves each append only once its row is committed, and groups appends into few transactions', async () => {
+    const w = open();
+    await w.ready();
+    const reader = new Database(file, { readonly: true });
+    const get = reader.prepare('SELECT seq, kind, request_key FROM audit_log WHERE request_key = ?');
+    const N = 200;
+    const seen: Array<{ key: string; seq: number; row: unknown }> = [];
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        w.append(attempt(`k${i}`)).then(({ seq }) => {
+          // Read back on a second connection at the moment the promise resolves: the row must
+          // already be committed (WAL readers only see committed transactions).
+          seen.push({ key: `k${i}`, seq, row: get.get(`k${i}`) });
+        }),
+      ),
+    );
+    reader.close();
+    expect(seen).toHaveLength(N);
+    for (const s of seen) expect(s.row).toEqual({ seq: s.seq, kind: 'attempt', request_key: s.key });
+    // FIFO: seqs follow append order, 1..N.
+    expect(seen.map((s) => s.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    const stats = w.stats();
+    expect(stats.committed).toBe(N);
+    expect(stats.batches).toBeLessThan(N / 10);
+    expect(stats.maxBatchSize).toBeGreaterThan(1);
+  });
+
+  it('splits a long queue into batches of at most batchSize', async () => {
+    const w = open({ batchSize: 50 });
+    const results = await Promise.all(Array.from({ length: 333 }, (_, i) => w.append(attempt(`b${i}`))));
+    expect(results.map((r) => r.seq)).toEqual(Array.from({ length: 333 }, (_, i) => i + 1));
+    expect(w.stats().maxBatchSize).toBeLessThanOrEqual(50);
+    expect(w.stats().batches).toBeGreaterThanOrEqual(7);
+  });
+
+  it('waits up to flushMs for company when asked to', async () => {
+    const w = open({ flushMs: 20 });
+    await w.ready();
+    const first = w.append(attempt('t0'));
+    await new Promise((r) => setTimeout(r, 5));
+    const second = w.append(attempt('t1'));
+    await Promise.all([first, second]);
+    expect(w.stats().batches).toBe(1);
+  });
+});
+
+describe('chain across restarts', () => {
+  it('continues seq and hash from the table when a new writer starts', async () => {
+    const a = open();
+    await a.append(attempt('r1'));
+    await a.append({ kind: 'outcome', requestKey: 'r1', status: 'ok', isError: false, latencyMs: 1.5, bytes: 10 });
+    await a.append(attempt('r2', { decision: 'deny', reason: 'no_permission' }));
+    await a.close();
+    const b = open();
+    // Every attempt of the first run has its outcome (or was denied): nothing to recover.
+    expect(await b.ready()).toMatchObject({ seq: 3, recovered: 0 });
+    expect(await b.append(attempt('r3'))).toEqual({ seq: 4 });
+    await b.close();
+    expect(await verifyAuditChain(file, { secret: SECRET })).toMatchObject({ ok: true, rows: 4 });
+  });
+});
+
+describe('arguments', () => {
+  it('digests the full arguments and stores them redacted only when asked', async () => {
+    const args = { repo: 'acme/web', auth: { Password: 'hunter2', nested: [{ access_token: 't' }] }, title: 'x' };
+    const w = open();
+    await w.append(attempt('a1', { arguments: args, storeArguments: true }));
+    await w.append(attempt('a2', { arguments: args }));
+    await w.close();
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT request_key, args_digest, args FROM audit_log ORDER BY seq').all() as Array<{
+      request_key: string;
+      args_digest: string;
+      args: string | null;
+    }>;
+    db.close();
+    expect(rows[0].args_digest).toBe(sha256Hex(canonicalJson(args)));
+    expect(rows[1].args_digest).toBe(rows[0].args_digest);
+    expect(JSON.parse(rows[0].args!)).toEqual({
+      repo: 'acme/web',
+      auth: { Password: '[REDACTED]', nested: [{ access_token: '[REDACTED]' }] },
+      title: 'x',
+    });
+    expect(rows[1].args).toBeNull();
+  });
+});
+
+describe('extra ops in the same transaction', () => {
+  it('commits budget usage with the records that spent it, and refuses only the record whose op fails', async () => {
+    const setup = new Database(file);
+    setup.exec('CREATE TABLE budget (key TEXT PRIMARY KEY, used INTEGER NOT NULL, cap INTEGER NOT NULL)');
+    setup.exec("INSERT INTO budget VALUES ('agent-1', 0, 3)");
+    setup.close();
+    const w = open();
+    const spend = {
+      sql: 'UPDATE budget SET used = used + 1 WHERE key = ? AND used + 1 <= cap',
+      params: ['agent-1'],
+      expectChanges: 1,
+    };
+    const settled = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => w.append(attempt(`o${i}`), { ops: [spend] })),
+    );
+    const plain = await w.append(attempt('plain'));
+    const ok = settled.filter((s) => s.status === 'fulfilled');
+    const refused = settled.filter((s) => s.status === 'rejected');
+    expect(ok).toHaveLength(3);
+    expect(refused).toHaveLength(2);
+    for (const r of refused) expect(isPortcullisError((r as PromiseRejectedResult).reason, 'STORE_FAILURE')).toBe(true);
+    expect(plain.seq).toBe(4); // refused records left no gap in the chain
+    await w.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT used FROM budget').get()).toEqual({ used: 3 });
+    expect(db.prepare("SELECT count(*) AS n FROM audit_log WHERE request_key LIKE 'o%'").get()).toEqual({ n: 3 });
+    db.close();
+    expect(await verifyAuditChain(file, { secret: SECRET })).toMatchObject({ ok: true, rows: 4 });
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    [{ secret: 'short' }, /secret/],
+    [{ durability: 'disk' as never }, /durability/],
+    [{ batchSize: 0 }, /batchSize/],
+    [{ file: ':memory:' }, /file/],
+  ])('rejects bad options at construction: %o', (bad, message) => {
+    expect(() => createAuditWriter({ file, secret: SECRET, ...bad })).toThrow(message);
+  });
+
+  it('rejects a malformed record at once, and any append after close', async () => {
+    const w = open();
+    await expect(w.append({ kind: 'attempt', requestKey: '', decision: 'allow' })).rejects.toThrow(/requestKey/);
+    await expect(w.append({ kind: 'outcome', requestKey: 'x' } as never)).rejects.toThrow(/status/);
+    await w.close();
+    await expect(w.append(attempt('late'))).rejects.toSatisfy((e) => isPortcullisError(e, 'STORE_FAILURE'));
+  });
+});
