@@ -99,6 +99,8 @@ export const configSchema = z.strictObject({
   allowedOrigins: z.array(z.string()).default([]),
   /** Extra Host header values accepted besides the listener's own and baseUrl's. */
   allowedHosts: z.array(z.string()).default([]),
+  /** Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client for `ipAllowlist` checks. */
+  trustedProxies: z.array(z.string()).default([]),
   limits: limits.prefault({}),
   sessions: sessions.prefault({}),
   oauth: oauthConfigSchema.prefault({}),

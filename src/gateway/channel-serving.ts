@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ClientStream, type FinalObserver } from './client-stream.js';
+import { ClientStream, type FinalHook } from './client-stream.js';
 import type { JsonObject, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import { META_SERVER_INFO, MODERN_VERSIONS } from './protocol.js';
 import type { CallSink, LegacyChannel } from './upstream/legacy-channel.js';
@@ -15,7 +15,7 @@ export function serveChannelCall(
   request: RequestMessage,
   res: ServerResponse,
   headers?: Record<string, string>,
-  observer?: FinalObserver,
+  observer?: FinalHook,
 ): void {
   const stream = new ClientStream(res, headers, observer);
   void channel.call(owner, request, streamSink(stream, channel.server, request.id));

@@ -4,10 +4,11 @@ import { formatSseEvent } from './sse-parser.js';
 import type { WireError } from './wire-error.js';
 
 /**
- * Sees the final response of a client request, whatever produced it (relay, shared child, bridge):
- * where policy settles budgets and the audit writes the outcome.
+ * Sees the final response of a client request before the client does, whatever produced it
+ * (relay, shared child, bridge), and may replace it: where policy filters `tools/list`, settles
+ * budgets, and the audit writes the outcome.
  */
-export type FinalObserver = (final: ResponseMessage, status: number) => void;
+export type FinalHook = (final: ResponseMessage, status: number) => ResponseMessage | void;
 
 /**
  * The answer to one client POST when the gateway produces it message by message (held sessions,
@@ -17,10 +18,10 @@ export type FinalObserver = (final: ResponseMessage, status: number) => void;
 export class ClientStream {
   readonly #res: ServerResponse;
   readonly #headers: Record<string, string>;
-  readonly #observer: FinalObserver | undefined;
+  readonly #observer: FinalHook | undefined;
   #sse = false;
 
-  constructor(res: ServerResponse, headers: Record<string, string> = {}, observer?: FinalObserver) {
+  constructor(res: ServerResponse, headers: Record<string, string> = {}, observer?: FinalHook) {
     this.#res = res;
     this.#headers = headers;
     this.#observer = observer;
@@ -39,7 +40,7 @@ export class ClientStream {
 
   /** The final response; ends the HTTP answer. The observer hears of it even if the client left. */
   final(message: ResponseMessage, status = 200): void {
-    this.#observer?.(message, status);
+    if (this.#observer) message = this.#observer(message, status) ?? message;
     if (this.closed) return;
     const json = serializeMessage(message);
     if (this.#sse) {

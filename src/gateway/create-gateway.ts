@@ -7,7 +7,10 @@ import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { createOAuth } from '../oauth/create-oauth.js';
+import type { PolicyEngine } from '../policy/index.js';
 import { guardAuthenticator } from './authenticate.js';
+import { createCallGate, type CallRecorder } from './call-gate.js';
+import { compileTrustedProxies } from './client-ip.js';
 import { HostGuard } from './host-guard.js';
 import { createHttpServer } from './http-server.js';
 import { createMcpEndpoint, type Authenticator } from './mcp-endpoint.js';
@@ -25,6 +28,10 @@ export interface GatewayOptions {
   clock?: () => number;
   /** Who is calling; by default the OAuth resource guard (anonymous if `oauth.enforceAuth` is false). */
   authenticate?: Authenticator;
+  /** The policy engine deciding gated calls. */
+  policy?: PolicyEngine;
+  /** Where gated calls are recorded (the audit log). */
+  recorder?: CallRecorder;
 }
 
 export interface Gateway {
@@ -62,7 +69,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
-  const mcp = createMcpEndpoint({ routes, sessions, authenticate, limits: config.limits, logger });
+  const gate = createCallGate({ policy: options.policy, recorder: options.recorder, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
   app.get('/healthz', (c) =>

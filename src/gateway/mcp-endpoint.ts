@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Identity } from './authenticate.js';
-import type { JsonRpcId } from './jsonrpc/message.js';
+import type { CallGate } from './call-gate.js';
+import { ClientStream, errorResponse, type FinalHook } from './client-stream.js';
+import type { JsonRpcId, Message } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
 import type { McpContext, ServerRoute } from './routes/server-route.js';
@@ -15,8 +17,14 @@ import { RpcCode, sendWireError, toWireError, wireError, type WireError } from '
 export type AuthResult = { ok: true; principal: string; identity?: Identity } | { ok: false; error: WireError };
 export type Authenticator = (req: IncomingMessage, server: string) => AuthResult | Promise<AuthResult>;
 
+interface Answering {
+  id: JsonRpcId | null;
+  hook: FinalHook | undefined;
+}
+
 export interface McpEndpointDeps {
   routes: ReadonlyMap<string, ServerRoute>;
+  gate: CallGate;
   sessions: SessionRegistry;
   authenticate: Authenticator;
   limits: { readonly maxBodyBytes: number; readonly maxDepth: number };
@@ -29,7 +37,7 @@ export interface McpEndpointDeps {
  * classify → route handler; every refusal is a WireError sent from one place.
  */
 export function createMcpEndpoint(deps: McpEndpointDeps) {
-  const { routes, sessions, limits } = deps;
+  const { routes, sessions, limits, gate } = deps;
 
   return async function handleMcp(req: IncomingMessage, res: ServerResponse, server: string): Promise<void> {
     const route = routes.get(server);
@@ -39,7 +47,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     }
     // The id of the request being answered, once parsed: an upstream failure thrown from a route
     // is still an answer to that request, and JSON-RPC says its error carries the request's id.
-    const answering: { id: JsonRpcId | null } = { id: null };
+    // The gate's hook too: a failure is that call's outcome (audit, budget refund).
+    const answering: Answering = { id: null, hook: undefined };
     try {
       const auth = await deps.authenticate(req, server);
       if (!auth.ok) {
@@ -55,11 +64,13 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
       if (!(err instanceof Error && err.name === 'AbortError')) {
         deps.logger.warn({ server, err: (err as Error).message }, 'request failed');
       }
-      sendWireError(res, toWireError(err, server, answering.id));
+      const wire = toWireError(err, server, answering.id);
+      answering.hook?.(errorResponse(wire), wire.status);
+      sendWireError(res, wire);
     }
   };
 
-  async function handlePost(ctx: McpContext, route: ServerRoute, answering: { id: JsonRpcId | null }): Promise<void> {
+  async function handlePost(ctx: McpContext, route: ServerRoute, answering: Answering): Promise<void> {
     const { req, res } = ctx;
     const contentType = req.headers['content-type'];
     if (!contentType || !contentType.startsWith('application/json')) {
@@ -76,7 +87,10 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     if (message.kind === 'request') answering.id = message.id;
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
-    if (era.era === 'modern') return route.modern(ctx, message, era.version);
+    if (era.era === 'modern') {
+      const gated = await pass(ctx, message, answering);
+      return gated && route.modern(gated, message, era.version);
+    }
 
     if (message.kind === 'request' && message.method === 'initialize') {
       if (!sessions.hasCapacity()) {
@@ -90,7 +104,27 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     }
     const session = await sessions.find(era.sessionId, ctx.server, ctx.principal);
     if (!session) return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, 'Session not found', { id }));
-    return route.sessionMessage(ctx, session, message);
+    const gated = await pass(ctx, message, answering);
+    return gated && route.sessionMessage(gated, session, message);
+  }
+
+  /**
+   * The gate (policy, then the awaited audit attempt) for the methods it decides; the caller's
+   * context gains the hook that sees the final answer. Undefined: the gate answered already.
+   */
+  async function pass(ctx: McpContext, message: Message, answering: Answering): Promise<McpContext | undefined> {
+    if (message.kind !== 'request') return ctx;
+    if (!gate.isGated(message.method)) {
+      const hook = gate.listHook(ctx, message);
+      return hook ? { ...ctx, outcome: hook } : ctx;
+    }
+    const admission = await gate.admit(ctx, message);
+    if (!admission.ok) {
+      new ClientStream(ctx.res).final(admission.response);
+      return undefined;
+    }
+    answering.hook = admission.hook;
+    return { ...ctx, outcome: admission.hook };
   }
 
   async function handleSessionVerb(ctx: McpContext, route: ServerRoute, verb: 'GET' | 'DELETE'): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { ClientStream, type FinalObserver } from './client-stream.js';
+import { ClientStream, type FinalHook } from './client-stream.js';
 import type { JsonObject, NotificationMessage, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import type { LegacyChannel } from './upstream/legacy-channel.js';
 import type { CallSink, PendingCall } from './upstream/id-router.js';
@@ -34,7 +34,7 @@ interface Suspension {
 export class MrtrBridge {
   readonly #suspended = new Map<string, Suspension>();
 
-  serve(channel: LegacyChannel, owner: string, request: RequestMessage, res: ServerResponse, observer?: FinalObserver): void {
+  serve(channel: LegacyChannel, owner: string, request: RequestMessage, res: ServerResponse, observer?: FinalHook): void {
     const state = request.params?.requestState;
     if (typeof state === 'string' && state.startsWith(TOKEN_PREFIX)) {
       this.#resume(channel, owner, state, request, new ClientStream(res, {}, observer));

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { PortcullisError } from '../errors.js';
 import { serializeMessage, type JsonRpcId, type Message } from './jsonrpc/message.js';
-import { errorResponse, SSE_HEADERS, type FinalObserver } from './client-stream.js';
+import { errorResponse, SSE_HEADERS, type FinalHook } from './client-stream.js';
 import { formatSseEvent, SseParser } from './sse-parser.js';
 import { isEventStream, isJson, parseUpstreamMessage, readCapped, type MessageLimits } from './upstream/read-body.js';
 import type { UpstreamResponse } from './upstream/http-upstream.js';
@@ -14,10 +14,8 @@ export interface RelayOptions {
   headers?: Record<string, string>;
   /** The id of the client request being answered, for an error sent mid-stream. */
   requestId: JsonRpcId | null;
-  /** Sees (and may replace) each message on its way to the client. */
-  transform?: (m: Message) => Message;
-  /** Hears the final response (or the error that ended the stream). */
-  onFinal?: FinalObserver;
+  /** Sees (and may replace) the final response, or hears the error that ended the stream. */
+  onFinal?: FinalHook;
 }
 
 /**
@@ -44,10 +42,11 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   const bytes = await readCapped(up.body, opts.limits.maxResponseBytes, up.headers['content-length']);
   let message = parseUpstreamMessage(bytes, opts.limits);
   // The validation refused everything two parsers could read differently (duplicate keys, BOM,
-  // trailing bytes), so untransformed answers go out as the bytes that were validated.
+  // trailing bytes), so an answer nobody replaced goes out as the bytes that were validated.
   let body: Buffer | string = bytes;
-  if (opts.transform) {
-    message = opts.transform(message);
+  const replaced = message.kind === 'response' ? opts.onFinal?.(message, status) : undefined;
+  if (replaced) {
+    message = replaced;
     body = serializeMessage(message);
   }
   const headers: Record<string, string | number> = opts.headers ? { ...opts.headers } : {};
@@ -55,7 +54,6 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   headers['content-length'] = Buffer.byteLength(body);
   res.writeHead(status, headers);
   res.end(body);
-  if (opts.onFinal && message.kind === 'response') opts.onFinal(message, status);
   return message;
 }
 
@@ -78,8 +76,10 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
   res.once('close', onClientGone);
   const parser = new SseParser(opts.limits.maxResponseBytes, (event) => {
     let message = parseUpstreamMessage(event.data, opts.limits);
-    if (opts.transform) message = opts.transform(message);
-    if (message.kind === 'response') last = message;
+    if (message.kind === 'response') {
+      if (opts.onFinal) message = opts.onFinal(message, 200) ?? message;
+      last = message;
+    }
     openStream();
     res.write(formatSseEvent(serializeMessage(message), event.id));
   });
@@ -91,7 +91,6 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
     parser.end();
     openStream();
     res.end();
-    if (last?.kind === 'response') opts.onFinal?.(last, 200);
   } catch (err) {
     if (!open) throw err; // nothing sent yet: the caller answers with an HTTP error
     const wire = toWireError(err, opts.server, opts.requestId);

@@ -18,6 +18,10 @@ export const RpcCode = {
   UNAUTHORIZED: -32013,
   /** A valid token without what this call needs (HTTP 403, e.g. insufficient_scope). */
   FORBIDDEN: -32014,
+  /** Policy denied the call; `data.reason` is the reason code (`no_permission`, `budget_exhausted`, …). */
+  POLICY_DENIED: -32015,
+  /** The audit log cannot be written: the call is refused rather than forwarded unaudited. */
+  AUDIT_UNAVAILABLE: -32016,
   HEADER_MISMATCH: -32020,
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
 } as const;

@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/parse-config.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.js';
 import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
+import type { PolicyEngine } from '../../src/policy/index.js';
 import { createLogger } from '../../src/logger.js';
 import { FIXTURES } from './processes.js';
 
@@ -30,7 +31,7 @@ export const headerIdentity: Authenticator = (req) => ({ ok: true, principal: St
  */
 export async function startGateway(
   config: Partial<GatewayConfigInput>,
-  opts: { dbFile?: string; authenticate?: Authenticator } = {},
+  opts: { dbFile?: string; authenticate?: Authenticator; policy?: PolicyEngine } = {},
 ): Promise<TestGateway> {
   const dir = opts.dbFile ? undefined : mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const dbFile = opts.dbFile ?? join(dir!, 'gateway.db');
@@ -43,7 +44,7 @@ export async function startGateway(
     database: { provider: 'sqlite', url: dbFile },
     ...config,
   });
-  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level), authenticate: opts.authenticate });
+  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level), authenticate: opts.authenticate, policy: opts.policy });
   const { url } = await gateway.listen();
   return {
     gateway,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../authenticate.js';
-import type { FinalObserver } from '../client-stream.js';
+import type { FinalHook } from '../client-stream.js';
 import type { Message, RequestMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
 
@@ -12,7 +12,7 @@ export interface McpContext {
   /** The verified token's claims (agent, client, scopes), absent for test authenticators. */
   readonly identity: Identity | undefined;
   /** Hears the final response of a gated call (policy settlement, audit outcome). */
-  readonly outcome?: FinalObserver;
+  readonly outcome?: FinalHook;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
 }

@@ -1,0 +1,163 @@
+import type { Logger } from '../logger.js';
+import type { PolicyAction, PolicyEngine, Reservation } from '../policy/index.js';
+import type { FinalHook } from './client-stream.js';
+import type { JsonObject, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
+import { clientIp, type TrustedProxies } from './client-ip.js';
+import type { McpContext } from './routes/server-route.js';
+import { RpcCode } from './wire-error.js';
+
+/** The methods decided by policy before anything is forwarded, and what names their target. */
+const GATED: Readonly<Record<string, { action: PolicyAction; key: 'name' | 'uri' }>> = Object.freeze({
+  'tools/call': { action: 'call', key: 'name' },
+  'resources/read': { action: 'read', key: 'uri' },
+  'prompts/get': { action: 'get', key: 'name' },
+});
+
+/** What a gated call found at the gate: go on (with a hook for its final answer), or this answer. */
+export type Admission = { ok: true; hook: FinalHook } | { ok: false; response: ResponseMessage };
+
+/** One record of a gated call, as the audit writer takes it. */
+export interface CallRecord {
+  readonly kind: 'attempt' | 'outcome';
+  readonly ctx: McpContext;
+  readonly request: RequestMessage;
+  readonly action: PolicyAction;
+  readonly target: string;
+  readonly decision: 'allow' | 'deny';
+  readonly reason: string | null;
+  readonly chain: readonly string[];
+  readonly ip: string;
+  readonly startedAt: number;
+  readonly final?: ResponseMessage;
+  readonly status?: number;
+}
+
+/** Where gated calls are recorded. `attempt` resolves once the record is durable (fail-closed). */
+export interface CallRecorder {
+  attempt(record: CallRecord): Promise<void>;
+  outcome(record: CallRecord): void;
+}
+
+export interface CallGateDeps {
+  /** Absent: no policy (anonymous development mode); calls are still recorded. */
+  policy: PolicyEngine | undefined;
+  recorder: CallRecorder | undefined;
+  trustedProxies: TrustedProxies;
+  clock: () => number;
+  logger: Logger;
+}
+
+export interface CallGate {
+  isGated(method: string): boolean;
+  /** hot path: one cached decision, one queued record awaited, one closure. */
+  admit(ctx: McpContext, request: RequestMessage): Promise<Admission>;
+  /** A hook that filters a `tools/list` answer to what the caller may call, or undefined. */
+  listHook(ctx: McpContext, request: RequestMessage): FinalHook | undefined;
+}
+
+/**
+ * Policy and audit at the one place every gated call passes (auth → decide → audit → forward):
+ * a denial is a JSON-RPC error naming the tool and the reason code, recorded but never forwarded;
+ * an allowed call is forwarded only after its attempt record is committed, and its final answer
+ * settles (or refunds) the budget reservation and is recorded as the outcome.
+ */
+export function createCallGate(deps: CallGateDeps): CallGate {
+  const { policy, recorder, clock } = deps;
+
+  return {
+    isGated: (method) => method in GATED,
+
+    async admit(ctx, request) {
+      const gated = GATED[request.method];
+      const params = request.params ?? {};
+      const target = typeof params[gated.key] === 'string' ? (params[gated.key] as string) : '';
+      const ip = clientIp(ctx.req, deps.trustedProxies);
+      const agentId = ctx.identity?.agentId;
+      const base = { ctx, request, action: gated.action, target, ip, startedAt: clock() };
+      let reservation: Reservation | null = null;
+      let chain: readonly string[] = [];
+      if (policy && agentId && agentId !== 'anonymous') {
+        const decision = policy.decide({
+          agentId,
+          action: gated.action,
+          server: ctx.server,
+          tool: target,
+          args: params.arguments,
+          ip,
+          requestKey: requestKeyOf(ctx, request),
+        });
+        if (!decision.allow) {
+          if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
+          recorder?.outcome({ ...base, kind: 'outcome', decision: 'deny', reason: decision.code, chain: [] });
+          return { ok: false, response: denial(request, decision.code, decision.reason) };
+        }
+        reservation = decision.reservation;
+        chain = decision.chain;
+      }
+      const allowed: CallRecord = { ...base, kind: 'attempt', decision: 'allow', reason: null, chain };
+      if (recorder) {
+        try {
+          await recorder.attempt(allowed);
+        } catch (err) {
+          if (reservation) policy!.ledger?.refund(reservation);
+          deps.logger.error({ err: (err as Error).message }, 'audit unavailable; call refused');
+          return { ok: false, response: unaudited(request) };
+        }
+      }
+      const hook: FinalHook = (final, status) => {
+        if (reservation) settle(policy!, reservation, final);
+        recorder?.outcome({ ...allowed, kind: 'outcome', final, status });
+      };
+      return { ok: true, hook };
+    },
+
+    listHook(ctx, request) {
+      const agentId = ctx.identity?.agentId;
+      if (!policy || request.method !== 'tools/list' || !agentId || agentId === 'anonymous') return undefined;
+      return (final) => {
+        const tools = final.result?.tools;
+        if (!Array.isArray(tools)) return undefined;
+        const names = tools.map((t) => (t as JsonObject).name).filter((n): n is string => typeof n === 'string');
+        const allowed = new Set(policy.listCallableTools(agentId, ctx.server, names));
+        return { ...final, result: { ...final.result, tools: tools.filter((t) => allowed.has((t as JsonObject).name as string)) } };
+      };
+    },
+  };
+}
+
+/**
+ * A forward that failed before the upstream answered (transport error, timeout) refunds; a
+ * completed call is charged, `isError` results included: the upstream did the work. Each round
+ * of a multi-round-trip call is a call of its own, to the gateway as to the upstream.
+ */
+function settle(policy: PolicyEngine, reservation: Reservation, final: ResponseMessage): void {
+  const ledger = policy.ledger;
+  if (!ledger) return;
+  if (final.error && final.error.code <= RpcCode.UPSTREAM_UNAVAILABLE && final.error.code >= RpcCode.UPSTREAM_PROTOCOL) {
+    ledger.refund(reservation);
+    return;
+  }
+  const meta = (final.result?._meta ?? {}) as JsonObject;
+  const actual: { tokens?: number; cost?: number } = {};
+  if (typeof meta.tokens === 'number') actual.tokens = meta.tokens;
+  if (typeof meta.cost === 'number') actual.cost = meta.cost;
+  ledger.settle(reservation, actual);
+}
+
+function requestKeyOf(ctx: McpContext, request: RequestMessage): string {
+  const session = ctx.req.headers['mcp-session-id'];
+  // A retry of the same request id in the same session is charged once.
+  return `${ctx.principal}\u0000${typeof session === 'string' ? session : ''}\u0000${String(request.id)}`;
+}
+
+function denial(request: RequestMessage, code: string, reason: string): ResponseMessage {
+  return { kind: 'response', id: request.id, error: { code: RpcCode.POLICY_DENIED, message: reason, data: { reason: code } } };
+}
+
+function unaudited(request: RequestMessage): ResponseMessage {
+  return {
+    kind: 'response',
+    id: request.id,
+    error: { code: RpcCode.AUDIT_UNAVAILABLE, message: 'call refused: the audit log cannot be written, and nothing is forwarded unaudited', data: { reason: 'audit_unavailable' } },
+  };
+}
