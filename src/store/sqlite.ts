@@ -9,6 +9,7 @@ import { PortcullisError } from '../errors.js';
 import * as schema from './schema.js';
 import { createSqliteAgentsRepo } from './agents-repo.js';
 import { createSqliteOAuthStore } from './oauth-repo.js';
+import { createSqlitePolicyRepo } from './policy-repo.js';
 import type { MetaRepo, ServerRepo, SessionRepo, Store } from './store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
@@ -45,6 +46,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     meta: metaRepo(db),
     oauth: createSqliteOAuthStore(db),
     agents: createSqliteAgentsRepo(db),
+    policy: createSqlitePolicyRepo(db),
     async close() {
       sqlite.close();
     },

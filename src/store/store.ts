@@ -1,5 +1,6 @@
 import type { AgentsRepo } from './agents-repo.js';
 import type { OAuthStore } from './oauth-store.js';
+import type { PolicyRepo } from './policy-repo.js';
 
 /**
  * The store as the rest of the gateway sees it: repositories with async methods, whatever the
@@ -14,6 +15,8 @@ export interface Store {
   readonly meta: MetaRepo;
   readonly oauth: OAuthStore;
   readonly agents: AgentsRepo;
+  /** Permissions, delegations, budgets, their usage and the change log (`schema-policy.ts`). */
+  readonly policy: PolicyRepo;
   close(): Promise<void>;
 }
 
