@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RedactionRule } from './audit-args.js';
-import { GENESIS_HASH, hashAuditRow } from './audit-chain.js';
+import { chainColumns, GENESIS_HASH, hashAuditRow, type ChainColumns } from './audit-chain.js';
 import { insertCheckpoint, type AuditCheckpointKind } from './audit-checkpoint.js';
 import { toAuditRowValues, type AuditRecord, type AuditRowValues } from './audit-record.js';
 
@@ -30,6 +30,8 @@ export interface AuditSqlOp {
 /** One record of a batch, as it crosses to the worker. */
 export interface AuditBatchItem {
   record?: AuditRecord;
+  /** When `append` was called: the row's `time` unless the record names one. */
+  appendedAt?: number;
   /** Already-built row values (crash recovery writes these); used when `record` is absent. */
   values?: AuditRowValues;
   ops?: readonly AuditSqlOp[];
@@ -51,6 +53,8 @@ export interface ChainContext {
   insert: Database.Statement;
   head: Database.Statement;
   opStatements: Map<string, Database.Statement>;
+  /** Every row this writer builds has the same shape: its canonical column order, computed once. */
+  columns: ChainColumns;
 }
 
 const COLUMNS = [
@@ -74,6 +78,7 @@ export function createChainContext(
     ),
     head: db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
     opStatements: new Map(),
+    columns: chainColumns(Object.fromEntries(COLUMNS.map((c) => [c, null]))),
   };
 }
 
@@ -111,13 +116,13 @@ export function commitBatch(
       const item = items[i];
       let values: AuditRowValues;
       try {
-        values = item.values ?? toAuditRowValues(item.record!, ctx.redact);
+        values = item.values ?? toAuditRowValues(item.record!, ctx.redact, item.appendedAt);
       } catch (err) {
         results[i] = { error: (err as Error).message };
         continue;
       }
       const row: Record<string, string | number | null> = { seq: seq + 1, ...values };
-      const next = hashAuditRow(row, hash);
+      const next = hashAuditRow(row, hash, ctx.columns);
       row.prev_hash = hash;
       row.hash = next;
       if (item.ops?.length) {

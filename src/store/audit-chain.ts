@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The audit hash chain, and the one canonical serialisation everything in it is hashed over.
@@ -61,24 +61,53 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** Hex SHA-256 of a UTF-8 string. */
+/** Hex SHA-256 of a UTF-8 string (one-shot `crypto.hash`: ~40% cheaper than createHash for short input). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** A stored `audit_log` row as SQLite returns it: column name → value. */
 export type StoredAuditRow = Record<string, string | number | null>;
 
-/** The canonical form of a stored row: non-null columns except `prev_hash` and `hash`. */
-export function canonicalAuditRow(row: StoredAuditRow): string {
-  const fields: Record<string, string | number> = {};
-  for (const [column, value] of Object.entries(row)) {
-    if (value !== null && value !== undefined && !UNHASHED.has(column)) fields[column] = value;
+// Rows of one table share one shape; caching its sorted, pre-quoted key list keeps the canonical
+// form of a row at a few string appends (it is computed once per record on the writer thread and
+// once per row by verify).
+const rowShapes = new Map<string, ChainColumns>();
+
+/** A row shape's hashed columns, sorted, each with its JSON-quoted name. */
+export type ChainColumns = ReadonlyArray<readonly [key: string, quoted: string]>;
+
+/** The hashed columns of rows shaped like `row`, in canonical order. */
+export function chainColumns(row: StoredAuditRow): ChainColumns {
+  const keys = Object.keys(row);
+  const shape = keys.join(',');
+  let columns = rowShapes.get(shape);
+  if (!columns) {
+    columns = keys
+      .filter((k) => !UNHASHED.has(k))
+      .sort()
+      .map((k) => [k, JSON.stringify(k)] as const);
+    if (rowShapes.size < 64) rowShapes.set(shape, columns);
   }
-  return canonicalJson(fields);
+  return columns;
+}
+
+/**
+ * The canonical form of a stored row: non-null columns except `prev_hash` and `hash`. Equal to
+ * `canonicalJson` of those columns (the test suite checks this), only faster. `columns` may be
+ * passed by a caller whose rows all have one known shape.
+ */
+export function canonicalAuditRow(row: StoredAuditRow, columns: ChainColumns = chainColumns(row)): string {
+  let out = '{';
+  for (const [key, quoted] of columns) {
+    const value = row[key];
+    if (value === null || value === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + quoted + ':' + (typeof value === 'string' ? JSON.stringify(value) : canonicalJson(value));
+  }
+  return out + '}';
 }
 
 /** The chain hash of a row given the previous row's hash (see the module comment). */
-export function hashAuditRow(row: StoredAuditRow, prevHash: string): string {
-  return createHash('sha256').update(canonicalAuditRow(row), 'utf8').update(prevHash, 'utf8').digest('hex');
+export function hashAuditRow(row: StoredAuditRow, prevHash: string, columns?: ChainColumns): string {
+  return sha256Hex(canonicalAuditRow(row, columns) + prevHash);
 }

@@ -4,7 +4,8 @@ import type { PruneAuditResult } from './audit-retention.js';
 
 /**
  * The messages between `audit-writer.ts` (event-loop side) and `audit-worker.ts` (the thread
- * that owns the audit connection). Everything here is structured-cloned by `postMessage`.
+ * that owns the audit connection). Batches travel as one JSON string: cheaper to post than a
+ * structured clone of many small objects.
  */
 
 /** Passed as `workerData`: the writer's validated options. */
@@ -25,7 +26,8 @@ export interface AuditWorkerConfig {
 }
 
 export type ToAuditWorker =
-  | { type: 'batch'; id: number; items: AuditBatchItem[] }
+  /** `json`: a JSON array of {@link AuditBatchItem}, serialised by `append`. */
+  | { type: 'batch'; id: number; json: string }
   | { type: 'prune'; id: number; retentionDays: number; now: number }
   | { type: 'close' };
 

@@ -122,12 +122,12 @@ function int(v: unknown, name: string): number | null {
 }
 
 /** The stored column values of a record (redacting and digesting arguments). Worker side. */
-export function toAuditRowValues(record: AuditRecord, redact: RedactionRule): AuditRowValues {
+export function toAuditRowValues(record: AuditRecord, redact: RedactionRule, appendedAt?: number): AuditRowValues {
   const attempt = record.kind === 'attempt' ? record : undefined;
   const outcome = record.kind === 'outcome' ? record : undefined;
   const args = attempt?.arguments;
   return {
-    time: int(record.time, 'time') ?? Date.now(),
+    time: int(record.time, 'time') ?? int(appendedAt, 'time') ?? Date.now(),
     kind: record.kind,
     request_key: String(record.requestKey),
     agent: text(record.agent),

@@ -11,7 +11,14 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileRedaction } from './audit-args.js';
-import { checkpointIfDirty, commitBatch, createChainContext, readChainHead, type ChainContext } from './audit-batch.js';
+import {
+  checkpointIfDirty,
+  commitBatch,
+  createChainContext,
+  readChainHead,
+  type AuditBatchItem,
+  type ChainContext,
+} from './audit-batch.js';
 import { openAuditDb } from './audit-db.js';
 import type { AuditWorkerConfig, FromAuditWorker, StoreFailureInfo, ToAuditWorker } from './audit-messages.js';
 import { recoverUnfinishedAttempts } from './audit-recover.js';
@@ -115,7 +122,7 @@ port.on('message', (msg: ToAuditWorker) => {
     case 'batch': {
       const started = performance.now();
       try {
-        const { results } = commitBatch(open(), msg.items);
+        const { results } = commitBatch(open(), JSON.parse(msg.json) as AuditBatchItem[]);
         post({ type: 'batch_done', id: msg.id, results, commitMs: performance.now() - started });
       } catch (err) {
         drop();

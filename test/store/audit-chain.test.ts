@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileRedaction, digestArguments, redactArguments, REDACTED } from '../../src/store/audit-args.js';
 import { canonicalAuditRow, canonicalJson, GENESIS_HASH, hashAuditRow, sha256Hex } from '../../src/store/audit-chain.js';
@@ -32,6 +33,19 @@ describe('row hash', () => {
   it('covers non-null columns except prev_hash and hash, so a later nullable column keeps old hashes', () => {
     expect(canonicalAuditRow(row)).toBe('{"kind":"attempt","request_key":"k","seq":1,"time":5}');
     expect(hashAuditRow({ ...row, added_later: null }, GENESIS_HASH)).toBe(hashAuditRow(row, GENESIS_HASH));
+  });
+
+  it('equals canonicalJson of the non-null hashed columns, for any row', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant(null));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1 }), value), (row) => {
+        const fields = Object.fromEntries(
+          Object.entries(row).filter(([k, v]) => v !== null && k !== 'prev_hash' && k !== 'hash'),
+        );
+        expect(canonicalAuditRow(row)).toBe(canonicalJson(fields));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('is SHA-256 over the canonical row followed by the previous hash', () => {
