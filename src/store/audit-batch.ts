@@ -16,9 +16,12 @@ import { toAuditRowValues, type AuditRecord, type AuditRowValues } from './audit
  *
  * If `expectChanges` is set and the statement changed a different number of rows (say, a
  * conditional `UPDATE budget_usage SET used = used + ? WHERE key = ? AND used + ? <= cap`
- * that found no room), or the statement violates a constraint, the record and all its ops are
- * rolled back to a savepoint and only that record's `append` rejects; the rest of the batch
- * commits. Any other failure (I/O, disk full, lock) fails the whole batch.
+ * that found no room), or the statement fails (a constraint, bad SQL), the record and all its
+ * ops are rolled back to a savepoint and only that record's `append` rejects; the rest of the
+ * batch commits. A store failure (I/O, disk full, lock) fails the whole batch.
+ *
+ * Ops travel to the worker as JSON: parameters must be strings, finite numbers or null
+ * (SQLite has no booleans: pass 0/1).
  */
 export interface AuditSqlOp {
   sql: string;
@@ -88,9 +91,13 @@ export function readChainHead(ctx: ChainContext): { seq: number; hash: string } 
   return row ?? { seq: 0, hash: GENESIS_HASH };
 }
 
-/** SQLite errors that belong to one record's ops rather than to the store. */
-const isRecordError = (err: unknown): boolean =>
-  err instanceof OpMismatchError || String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_CONSTRAINT');
+/**
+ * Whether an error inside one record's ops means the STORE failed (the whole batch must fail:
+ * disk full, I/O error, lock, read-only, corruption) rather than that one record's ops (a
+ * constraint, an `expectChanges` mismatch, a bad statement or parameter: refuse that record only).
+ */
+const STORE_ERROR = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CORRUPT|NOMEM|CANTOPEN|PROTOCOL|NOTADB|INTERRUPT)/;
+const isRecordError = (err: unknown): boolean => !STORE_ERROR.test(String((err as { code?: unknown })?.code ?? ''));
 
 class OpMismatchError extends Error {}
 

@@ -11,8 +11,8 @@ import { openAuditDb } from './audit-db.js';
  * - a deleted row → `missing_row` at its seq (seqs are dense);
  * - two rows swapped → `prev_hash_mismatch` at the lower seq;
  * - rows cut off the end → `truncated` at the first missing seq, found through the signed head
- *   checkpoints in `audit_checkpoints` (a cut after the last checkpoint cannot be seen: the
- *   writer's `checkpointEvery` / `checkpointMs` bound that window);
+ *   and start checkpoints in `audit_checkpoints` (a cut after the last checkpoint cannot be
+ *   seen: the writer's `checkpointEvery` / `checkpointMs` bound that window);
  * - a chain rewritten with recomputed hashes → `checkpoint_mismatch` after the last checkpoint
  *   that still matches;
  * - a forged or altered checkpoint → `bad_checkpoint_signature`.
@@ -73,7 +73,12 @@ export async function verifyAuditDb(db: Database.Database, options: VerifyAuditO
     const prunes = listCheckpoints(db, 'prune').filter(signed);
     const prune = prunes.at(-1);
     const from = prune?.seq ?? 0;
-    const heads = listCheckpoints(db, 'head').filter(signed).filter((c) => c.seq > from);
+    // `start` checkpoints pin the head a writer found at start-up just as `head` ones do, so the
+    // tail written before a crash is covered as soon as the gateway is back.
+    const heads = [...listCheckpoints(db, 'head'), ...listCheckpoints(db, 'start')]
+      .filter(signed)
+      .filter((c) => c.seq > from)
+      .sort((a, b) => a.seq - b.seq);
     const wanted = new Set(heads.map((c) => c.seq));
     const hashAt = new Map<number, string>();
 

@@ -141,6 +141,10 @@ describe('extra ops in the same transaction', () => {
     const settled = await Promise.allSettled(
       Array.from({ length: 5 }, (_, i) => w.append(attempt(`o${i}`), { ops: [spend] })),
     );
+    // A broken op (here, bad SQL) is that record's problem, not the store's.
+    await expect(w.append(attempt('bad-sql'), { ops: [{ sql: 'UPDATE no_such_table SET x = 1' }] })).rejects.toThrow(
+      /no such table/,
+    );
     const plain = await w.append(attempt('plain'));
     const ok = settled.filter((s) => s.status === 'fulfilled');
     const refused = settled.filter((s) => s.status === 'rejected');
