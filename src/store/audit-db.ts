@@ -19,6 +19,7 @@ const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url
  */
 export type AuditDurability = 'process' | 'power';
 
+/** How {@link openAuditDb} opens a connection. */
 export interface OpenAuditDbOptions {
   /** Read-only connection (verify, query, export); no migrations. */
   readonly?: boolean;

@@ -25,6 +25,7 @@ export interface AuditWorkerConfig {
   pruneIntervalMs: number;
 }
 
+/** Writer → worker. */
 export type ToAuditWorker =
   /** `json`: a JSON array of {@link AuditBatchItem}, serialised by `append`. */
   | { type: 'batch'; id: number; json: string }
@@ -37,6 +38,7 @@ export interface StoreFailureInfo {
   code?: string;
 }
 
+/** Worker → writer. `results[i]` answers the i-th record of batch `id`. */
 export type FromAuditWorker =
   | { type: 'opened'; seq: number; hash: string; recovered: number }
   | ({ type: 'open_failed' } & StoreFailureInfo)

@@ -11,6 +11,7 @@ import { auditLog } from './audit-schema.js';
  * O(limit) however deep and a row appended meanwhile never shifts one.
  */
 
+/** Filters of {@link queryAudit} (all optional, combined with AND). */
 export interface AuditQuery {
   agent?: string;
   user?: string;
@@ -32,6 +33,7 @@ export interface AuditQuery {
   order?: 'asc' | 'desc';
 }
 
+/** One page of {@link queryAudit}. */
 export interface AuditPage {
   entries: AuditEntry[];
   /** Pass as `cursor` for the next page; null when this page is the last. */
@@ -76,6 +78,7 @@ export function queryAudit(db: Database.Database, query: AuditQuery = {}): Audit
   return { entries, nextCursor: more ? String(entries[entries.length - 1].seq) : null };
 }
 
+/** Export formats of {@link exportAudit}. */
 export type AuditExportFormat = 'jsonl' | 'csv';
 
 const CSV_COLUMNS = Object.keys(getTableColumns(auditLog)) as Array<keyof AuditEntry>;

@@ -7,6 +7,7 @@ import type { auditLog } from './audit-schema.js';
  * {@link AuditOutcome} with the same `requestKey` after the answer.
  */
 
+/** The policy decision an attempt records. */
 export type AuditDecision = 'allow' | 'deny';
 
 /**
@@ -62,6 +63,7 @@ export interface AuditOutcome extends AuditContext {
   reason?: string | null;
 }
 
+/** What `AuditWriter.append` takes. */
 export type AuditRecord = AuditAttempt | AuditOutcome;
 
 /** One `audit_log` row as queries return it. */

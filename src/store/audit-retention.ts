@@ -13,6 +13,7 @@ import { openAuditDb } from './audit-db.js';
 
 const DAY_MS = 86_400_000;
 
+/** Options of {@link pruneAudit}. */
 export interface PruneAuditOptions {
   /** Rows older than this many days (by `time`) are deleted. */
   retentionDays: number;
@@ -24,6 +25,7 @@ export interface PruneAuditOptions {
   chunkRows?: number;
 }
 
+/** What a prune removed. */
 export interface PruneAuditResult {
   /** Rows deleted. */
   deleted: number;

@@ -19,6 +19,7 @@ import { openAuditDb } from './audit-db.js';
  * Verification starts after the latest signed `prune` checkpoint (retention), whose hash the
  * first remaining row must carry as `prev_hash`.
  */
+/** What kind of break verify found (see the module comment). */
 export type AuditChainProblem =
   | 'missing_row'
   | 'prev_hash_mismatch'
@@ -27,6 +28,7 @@ export type AuditChainProblem =
   | 'checkpoint_mismatch'
   | 'bad_checkpoint_signature';
 
+/** The verdict of {@link verifyAuditChain}: the first bad seq and why, or what was checked. */
 export type AuditVerifyResult =
   | {
       ok: true;
@@ -40,6 +42,7 @@ export type AuditVerifyResult =
     }
   | { ok: false; firstBadSeq: number; problem: AuditChainProblem; detail: string; rows: number };
 
+/** Options of {@link verifyAuditChain}. */
 export interface VerifyAuditOptions {
   /** The gateway secret the checkpoints were signed with. */
   secret: string;

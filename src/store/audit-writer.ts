@@ -15,6 +15,7 @@ import {
 
 export type { AuditAppendOptions, AuditWriterOptions, AuditWriterStats } from './audit-writer-options.js';
 
+/** The handle {@link createAuditWriter} returns; see the module usage in its TSDoc. */
 export interface AuditWriter {
   /** Resolves once the worker opened the log (and recovered unfinished attempts); rejects STORE_FAILURE. */
   ready(): Promise<{ seq: number; hash: string; recovered: number }>;
@@ -51,6 +52,15 @@ const storeFailure = (message: string, cause?: unknown): PortcullisError =>
  * `PortcullisError('STORE_FAILURE')` and the gateway must refuse those calls. The next batch
  * retries on a fresh connection, so service resumes by itself when the store does. If the worker
  * thread dies, in-flight records reject the same way and the next batch starts a new worker.
+ *
+ * @example
+ * const audit = createAuditWriter({ file, durability: 'process', secret });
+ * await audit.ready(); // start-up: opens, migrates, marks orphaned attempts outcome_unknown
+ * // per tools/call, after the decision and before forwarding:
+ * await audit.append({ kind: 'attempt', requestKey, decision, ... }, { ops: budgetOps });
+ * // after the answer, not awaited (a failure is reported through onFailure):
+ * audit.append({ kind: 'outcome', requestKey, status, isError, latencyMs, bytes }).catch(() => {});
+ * await audit.close(); // shutdown, after in-flight calls finished
  */
 export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const config = compileWriterOptions(options);
