@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { adminConfigSchema } from './admin-schema.js';
+import { agentsConfigSchema } from './agents-schema.js';
 import { oauthConfigSchema } from './oauth-schema.js';
 
 /**
@@ -104,6 +106,10 @@ export const configSchema = z.strictObject({
   limits: limits.prefault({}),
   sessions: sessions.prefault({}),
   oauth: oauthConfigSchema.prefault({}),
+  /** Agent defaults and declared (GitOps) agents, grants and budgets: src/config/agents-schema.ts. */
+  agents: agentsConfigSchema.prefault({}),
+  /** The admin API key; no key = `/admin` disabled: src/config/admin-schema.ts. */
+  admin: adminConfigSchema.prefault({}),
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
