@@ -2,10 +2,13 @@ import { compilePermission, formatPath, type PolicyInputError } from '../policy/
 import type { AgentRow, AgentStatus } from '../store/agents-repo.js';
 import type { AgentFilter } from '../store/policy-repo.js';
 import type { PolicyWrite } from '../store/policy-records.js';
-import type { AdminContext, ChangeOptions } from './admin-context.js';
+import type { AdminContext } from './admin-context.js';
 import { AdminError, invalidInput, notFound } from './admin-error.js';
 import { agentCreateSchema, agentUpdateSchema, joinPath, parseInput } from './admin-inputs.js';
 import { permissionRecordFrom } from './compile-records.js';
+
+/** `created_by` of grants from `agents.defaultPermissions`. */
+export const DEFAULTS_ACTOR = 'agents.defaultPermissions';
 
 /** Loads an agent or fails with 404. */
 export async function requireAgent(ctx: AdminContext, id: string): Promise<AgentRow> {
@@ -31,7 +34,7 @@ export async function checkAgentQuota(ctx: AdminContext, userId: string | null):
  * The writes granting `agents.defaultPermissions` to a new agent. Delegated agents get none:
  * they act only on what their delegation hands down, never on grants of their own.
  */
-export function defaultPermissionWrites(ctx: AdminContext, agent: AgentRow, actor: string): PolicyWrite[] {
+export function defaultPermissionWrites(ctx: AdminContext, agent: AgentRow): PolicyWrite[] {
   if (agent.type === 'delegated') return [];
   const writes: PolicyWrite[] = [];
   const errors: PolicyInputError[] = [];
@@ -42,7 +45,8 @@ export function defaultPermissionWrites(ctx: AdminContext, agent: AgentRow, acto
       for (const e of compiled.errors) errors.push({ path: joinPath(formatPath(['defaultPermissions', i]), e.path), message: e.message });
       return;
     }
-    const row = permissionRecordFrom(compiled.compiled.source, { agentId: agent.id, createdAt: ctx.now(), createdBy: actor });
+    // Their own provenance: declared-config reconciliation owns `config` rows, not these.
+    const row = permissionRecordFrom(compiled.compiled.source, { agentId: agent.id, createdAt: ctx.now(), createdBy: DEFAULTS_ACTOR });
     writes.push({ kind: 'permission', id, row });
   });
   if (errors.length > 0) throw invalidInput('agents.defaultPermissions', errors);
@@ -53,7 +57,7 @@ export function defaultPermissionWrites(ctx: AdminContext, agent: AgentRow, acto
  * Creates an agent (type `autonomous` unless `delegated`), with the default permissions, in one
  * transaction. Its expiry defaults to `agents.tokenExpiry` from now.
  */
-export async function createAgent(ctx: AdminContext, input: unknown, options?: ChangeOptions): Promise<AgentRow> {
+export async function createAgent(ctx: AdminContext, input: unknown): Promise<AgentRow> {
   const parsed = parseInput(agentCreateSchema, input);
   if (!parsed.ok) throw invalidInput('agent', parsed.errors);
   const a = parsed.value;
@@ -70,8 +74,7 @@ export async function createAgent(ctx: AdminContext, input: unknown, options?: C
   const expiresAt = a.expiresAt !== undefined ? a.expiresAt : ctx.settings.tokenExpiry !== undefined ? now + ctx.settings.tokenExpiry * 1000 : null;
   if (expiresAt !== null && expiresAt <= now) throw invalidInput('agent', [{ path: 'expiresAt', message: 'the agent would already be expired' }]);
   const row: AgentRow = { id, userId: a.userId, clientId, tenant: a.tenant, name: a.name, type: a.type, status: 'active', expiresAt, createdAt: now };
-  const actor = ctx.actor(options);
-  await ctx.commit([{ kind: 'agent', id, row }, ...defaultPermissionWrites(ctx, row, actor)]);
+  await ctx.commit([{ kind: 'agent', id, row }, ...defaultPermissionWrites(ctx, row)]);
   return row;
 }
 
@@ -133,9 +136,9 @@ export async function deleteAgent(ctx: AdminContext, id: string): Promise<void> 
  * change log has never named it, so calling this on every token issuance is cheap and never
  * re-grants a default an admin has since revoked. Returns whether anything was done.
  */
-export async function adoptAgent(ctx: AdminContext, id: string, options?: ChangeOptions): Promise<boolean> {
+export async function adoptAgent(ctx: AdminContext, id: string): Promise<boolean> {
   const agent = await requireAgent(ctx, id);
   if (await ctx.repo.hasChange('agent', id)) return false;
-  await ctx.commit([{ kind: 'agent', id, row: agent }, ...defaultPermissionWrites(ctx, agent, ctx.actor(options))]);
+  await ctx.commit([{ kind: 'agent', id, row: agent }, ...defaultPermissionWrites(ctx, agent)]);
   return true;
 }

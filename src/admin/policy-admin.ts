@@ -44,7 +44,7 @@ export interface PolicyAdminOptions {
  * Refusals are `AdminError`s (`INVALID_INPUT` with field paths, `NOT_FOUND`, `CONFLICT`).
  */
 export interface PolicyAdmin {
-  createAgent(input: unknown, options?: ChangeOptions): Promise<AgentRow>;
+  createAgent(input: unknown): Promise<AgentRow>;
   listAgents(filter?: AgentFilter): Promise<AgentRow[]>;
   getAgent(id: string): Promise<AgentRow>;
   updateAgent(id: string, input: unknown): Promise<AgentRow>;
@@ -53,7 +53,7 @@ export interface PolicyAdmin {
   revokeAgent(id: string): Promise<AgentRow>;
   deleteAgent(id: string): Promise<void>;
   /** For agents created by OAuth (consent, client_credentials): default grants, once. */
-  adoptAgent(id: string, options?: ChangeOptions): Promise<boolean>;
+  adoptAgent(id: string): Promise<boolean>;
   /** Refuses (CONFLICT) when the user is at `agents.maxPerUser`; call before creating one. */
   checkAgentQuota(userId: string | null): Promise<void>;
 
@@ -93,7 +93,7 @@ export function createPolicyAdmin(options: PolicyAdminOptions): PolicyAdmin {
     newId: options.newId,
   });
   return {
-    createAgent: (input, o) => agentOps.createAgent(ctx, input, o),
+    createAgent: (input) => agentOps.createAgent(ctx, input),
     listAgents: (filter) => agentOps.listAgents(ctx, filter),
     getAgent: (id) => agentOps.requireAgent(ctx, id),
     updateAgent: (id, input) => agentOps.updateAgent(ctx, id, input),
@@ -101,7 +101,7 @@ export function createPolicyAdmin(options: PolicyAdminOptions): PolicyAdmin {
     activateAgent: (id) => agentOps.setAgentStatus(ctx, id, 'active'),
     revokeAgent: (id) => agentOps.setAgentStatus(ctx, id, 'revoked'),
     deleteAgent: (id) => agentOps.deleteAgent(ctx, id),
-    adoptAgent: (id, o) => agentOps.adoptAgent(ctx, id, o),
+    adoptAgent: (id) => agentOps.adoptAgent(ctx, id),
     checkAgentQuota: (userId) => agentOps.checkAgentQuota(ctx, userId),
 
     grant: (input, o) => permissionOps.grant(ctx, input, o),
