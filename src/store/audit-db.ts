@@ -42,6 +42,9 @@ export function openAuditDb(file: string, options: OpenAuditDbOptions = {}): Dat
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+    // As `store/sqlite.ts` does: ops run in audit transactions (budget usage) obey the same
+    // references as the gateway's own writes.
+    db.pragma('foreign_keys = ON');
     if (!options.skipMigrations) applyMigrations(db);
     return db;
   } catch (err) {
