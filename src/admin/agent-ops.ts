@@ -40,16 +40,16 @@ export function defaultPermissionWrites(ctx: AdminContext, agent: AgentRow): Pol
   const errors: PolicyInputError[] = [];
   (ctx.settings.defaultPermissions ?? []).forEach((input, i) => {
     const id = `${agent.id}.default.${i}`;
-    const compiled = compilePermission({ ...input, id });
+    const compiled = compilePermission({ actions: ['call'], ...input, id });
     if (!compiled.ok) {
-      for (const e of compiled.errors) errors.push({ path: joinPath(formatPath(['defaultPermissions', i]), e.path), message: e.message });
+      for (const e of compiled.errors) errors.push({ path: joinPath(formatPath(['agents', 'defaultPermissions', i]), e.path), message: e.message });
       return;
     }
     // Their own provenance: declared-config reconciliation owns `config` rows, not these.
     const row = permissionRecordFrom(compiled.compiled.source, { agentId: agent.id, createdAt: ctx.now(), createdBy: DEFAULTS_ACTOR });
     writes.push({ kind: 'permission', id, row });
   });
-  if (errors.length > 0) throw invalidInput('agents.defaultPermissions', errors);
+  if (errors.length > 0) throw invalidInput('default permission', errors);
   return writes;
 }
 
