@@ -91,8 +91,11 @@ export const agentsConfigSchema = z.strictObject({
   maxPerUser: z.number().int().positive().optional(),
   /** Grants given to every new agent (admin-created, or adopted after OAuth consent). */
   defaultPermissions: z.array(defaultPermission).max(256).default([]),
-  /** Audit every call (`true`), or only denials (`false`). */
-  auditAll: z.boolean().default(true),
+  /**
+   * Keep every call's full (redacted) arguments in the audit log. Off: only their SHA-256 digest
+   * is kept (every call, allowed or denied, is audited either way). Per server: `auditArguments`.
+   */
+  auditAll: z.boolean().default(false),
   /** Seconds an agent created by the admin lives when no expiry is given; unset = no expiry. */
   tokenExpiry: z.number().int().positive().optional(),
   declared: declaredPolicy.prefault({}),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { adminConfigSchema } from './admin-schema.js';
 import { agentsConfigSchema } from './agents-schema.js';
+import { auditConfigSchema } from './audit-schema.js';
 import { oauthConfigSchema } from './oauth-schema.js';
 
 /**
@@ -24,6 +25,8 @@ const httpServer = z.strictObject({
   protocol: protocolEra,
   /** How long one upstream request may take before the client gets a timeout error. */
   timeoutMs: z.number().int().positive().default(300_000),
+  /** Keep every call's (redacted) arguments in the audit log, not just their digest. */
+  auditArguments: z.boolean().default(false),
   /** Size of the undici pool towards this upstream. */
   connections: z.number().int().positive().max(1024).default(64),
 });
@@ -40,6 +43,8 @@ const stdioServer = z.strictObject({
    */
   mode: z.enum(['shared', 'isolated']).default('shared'),
   timeoutMs: z.number().int().positive().default(300_000),
+  /** Keep every call's (redacted) arguments in the audit log, not just their digest. */
+  auditArguments: z.boolean().default(false),
   restart: z
     .strictObject({
       initialDelayMs: z.number().int().positive().default(200),
@@ -106,6 +111,7 @@ export const configSchema = z.strictObject({
   limits: limits.prefault({}),
   sessions: sessions.prefault({}),
   oauth: oauthConfigSchema.prefault({}),
+  audit: auditConfigSchema.prefault({}),
   /** Agent defaults and declared (GitOps) agents, grants and budgets: src/config/agents-schema.ts. */
   agents: agentsConfigSchema.prefault({}),
   /** The admin API key; no key = `/admin` disabled: src/config/admin-schema.ts. */

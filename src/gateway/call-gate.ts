@@ -16,9 +16,8 @@ const GATED: Readonly<Record<string, { action: PolicyAction; key: 'name' | 'uri'
 /** What a gated call found at the gate: go on (with a hook for its final answer), or this answer. */
 export type Admission = { ok: true; hook: FinalHook } | { ok: false; response: ResponseMessage };
 
-/** One record of a gated call, as the audit writer takes it. */
+/** A gated call as the audit log records it. */
 export interface CallRecord {
-  readonly kind: 'attempt' | 'outcome';
   readonly ctx: McpContext;
   readonly request: RequestMessage;
   readonly action: PolicyAction;
@@ -28,14 +27,16 @@ export interface CallRecord {
   readonly chain: readonly string[];
   readonly ip: string;
   readonly startedAt: number;
-  readonly final?: ResponseMessage;
-  readonly status?: number;
 }
 
-/** Where gated calls are recorded. `attempt` resolves once the record is durable (fail-closed). */
+/** Where gated calls are recorded. */
 export interface CallRecorder {
+  /** An allowed call, before it is forwarded: resolves once the record is durable (fail-closed). */
   attempt(record: CallRecord): Promise<void>;
-  outcome(record: CallRecord): void;
+  /** A denied call: recorded, not awaited (nothing is forwarded). */
+  denied(record: CallRecord): void;
+  /** The final answer of an attempted call; not awaited. */
+  outcome(attempt: CallRecord, final: ResponseMessage, status: number): void;
 }
 
 export interface CallGateDeps {
@@ -88,13 +89,13 @@ export function createCallGate(deps: CallGateDeps): CallGate {
         });
         if (!decision.allow) {
           if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
-          recorder?.outcome({ ...base, kind: 'outcome', decision: 'deny', reason: decision.code, chain: [] });
+          recorder?.denied({ ...base, decision: 'deny', reason: decision.code, chain: [] });
           return { ok: false, response: denial(request, decision.code, decision.reason) };
         }
         reservation = decision.reservation;
         chain = decision.chain;
       }
-      const allowed: CallRecord = { ...base, kind: 'attempt', decision: 'allow', reason: null, chain };
+      const allowed: CallRecord = { ...base, decision: 'allow', reason: null, chain };
       if (recorder) {
         try {
           await recorder.attempt(allowed);
@@ -106,7 +107,7 @@ export function createCallGate(deps: CallGateDeps): CallGate {
       }
       const hook: FinalHook = (final, status) => {
         if (reservation) settle(policy!, reservation, final);
-        recorder?.outcome({ ...allowed, kind: 'outcome', final, status });
+        recorder?.outcome(allowed, final, status);
       };
       return { ok: true, hook };
     },

@@ -10,6 +10,7 @@ import { createOAuth } from '../oauth/create-oauth.js';
 import type { PolicyEngine } from '../policy/index.js';
 import { guardAuthenticator } from './authenticate.js';
 import { createCallGate, type CallRecorder } from './call-gate.js';
+import { openAudit } from './open-audit.js';
 import { compileTrustedProxies } from './client-ip.js';
 import { HostGuard } from './host-guard.js';
 import { createHttpServer } from './http-server.js';
@@ -51,7 +52,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const ownsStore = !options.store;
   // A generated secret is kept in the store so restarts (and other instances) agree on it.
   const secret = config.secret ?? (await store.meta.setIfAbsent('secret', randomBytes(32).toString('base64url')));
-  void secret;
 
   const limits = { maxResponseBytes: config.limits.maxResponseBytes, maxDepth: config.limits.maxDepth };
   const sessions = new SessionRegistry({ store, clock, idleTimeoutMs: config.sessions.idleTimeoutMs, maxSessions: config.sessions.maxSessions, logger });
@@ -69,7 +69,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
-  const gate = createCallGate({ policy: options.policy, recorder: options.recorder, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const audit = options.recorder ? undefined : await openAudit(config, secret, clock, logger);
+  const gate = createCallGate({ policy: options.policy, recorder: options.recorder ?? audit?.recorder, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
@@ -101,6 +102,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await sessions.close();
       await oauth.close();
       await Promise.all([...routes.values()].map((r) => r.close()));
+      await audit?.writer.close();
       if (ownsStore) await store.close();
     },
   };
