@@ -29,10 +29,10 @@ export interface GatewayOptions {
   clock?: () => number;
   /** Who is calling; by default the OAuth resource guard (anonymous if `oauth.enforceAuth` is false). */
   authenticate?: Authenticator;
-  /** The policy engine deciding gated calls. */
-  policy?: PolicyEngine;
-  /** Where gated calls are recorded (the audit log). */
-  recorder?: CallRecorder;
+  /** The policy engine deciding gated calls; `null` runs without policy (benchmarks, embedding). */
+  policy?: PolicyEngine | null;
+  /** Where gated calls are recorded; by default the audit log. `null` runs without one. */
+  recorder?: CallRecorder | null;
 }
 
 export interface Gateway {
@@ -69,8 +69,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
-  const audit = options.recorder ? undefined : await openAudit(config, secret, clock, logger);
-  const gate = createCallGate({ policy: options.policy, recorder: options.recorder ?? audit?.recorder, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const audit = options.recorder === undefined ? await openAudit(config, secret, clock, logger) : undefined;
+  const gate = createCallGate({ policy: options.policy ?? undefined, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
