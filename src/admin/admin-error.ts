@@ -11,11 +11,14 @@ export type AdminErrorCode = 'INVALID_INPUT' | 'NOT_FOUND' | 'CONFLICT';
 export class AdminError extends Error {
   readonly code: AdminErrorCode;
   readonly errors: readonly PolicyInputError[];
+  /** The message without the field errors (`invalid grant`). */
+  readonly summary: string;
   constructor(code: AdminErrorCode, message: string, errors: readonly PolicyInputError[] = []) {
     super(errors.length === 0 ? message : `${message}: ${errors.map(formatFieldError).join('; ')}`);
     this.name = 'AdminError';
     this.code = code;
     this.errors = errors;
+    this.summary = message;
   }
 }
 
