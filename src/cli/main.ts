@@ -1,10 +1,24 @@
 import { isPortcullisError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { CliError, type CliCommand } from './command.js';
+import { agentsCommand } from './policy-agents.js';
+import { budgetCommand } from './policy-budget.js';
+import { delegateCommand } from './policy-delegate.js';
+import { explainCommand } from './policy-explain.js';
+import { grantCommand } from './policy-grant.js';
+import { revokeCommand } from './policy-revoke.js';
 import { startCommand } from './start.js';
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand[] = [startCommand];
+const COMMANDS: readonly CliCommand[] = [
+  startCommand,
+  agentsCommand,
+  grantCommand,
+  revokeCommand,
+  delegateCommand,
+  budgetCommand,
+  explainCommand,
+];
 
 function help(): string {
   const lines = COMMANDS.map((c) => `  portcullis ${c.summary}`);
