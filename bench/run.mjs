@@ -32,8 +32,13 @@ rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
 const pieces = opts.shared ? copyShared() : join(root, 'bench');
 
-const PORTS = { upstream: 19101, forwarder: 19102, sdkProxy: 19103, gateway: 19110, gatewayAuth: 19111 };
-const BENCH_CLIENT = { clientId: 'bench', clientSecret: 'bench-secret-bench-secret-bench-secret-0' };
+const PORTS = { upstream: 19101, forwarder: 19102, sdkProxy: 19103 };
+const VARIANTS = [
+  { variant: 'plain', name: 'gateway (no auth)', port: 19110 },
+  { variant: 'auth', name: 'gateway (auth)', port: 19111 },
+  { variant: 'policy', name: 'gateway (auth + policy)', port: 19112 },
+  { variant: 'full', name: 'gateway (full: + budget + audit)', port: 19113 },
+];
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -55,8 +60,10 @@ function start(name, file, args) {
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${err}`)), 20_000);
     child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
     child.stdout.on('data', (d) => {
-      if (/ready|listening|on \d+/.test(String(d))) {
+      const line = String(d);
+      if (/ready|listening|on \d+/.test(line)) {
         clearTimeout(timer);
+        child.readyLine = line.trim();
         resolve(child);
       }
     });
@@ -84,53 +91,21 @@ function load(url, connections, bearer = '') {
   });
 }
 
-function gatewayConfig(name, port, oauth) {
-  const file = join(tmp, `${name}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      port,
-      logging: { level: 'warn' },
-      oauth,
-      database: { provider: 'sqlite', url: join(tmp, `${name}.db`) },
-      servers: { raw: { transport: 'http', url: `http://127.0.0.1:${PORTS.upstream}/mcp` } },
-    }),
-  );
-  return file;
-}
-
-/** A machine agent's token (client_credentials) bound to the bench server's resource URI. */
-async function machineToken(port) {
-  const base = `http://127.0.0.1:${port}`;
-  const res = await fetch(`${base}/oauth/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${BENCH_CLIENT.clientId}:${BENCH_CLIENT.clientSecret}`).toString('base64')}`,
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${base}/mcp/raw` }),
-  });
-  if (!res.ok) throw new Error(`token request failed: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()).access_token;
-}
-
 const upstream = await start('upstream', join(pieces, 'raw-upstream.mjs'), [String(PORTS.upstream)]);
 const forwarder = await start('forwarder', join(pieces, 'bare-forwarder.mjs'), [String(PORTS.forwarder), `http://127.0.0.1:${PORTS.upstream}`]);
 const sdkProxy = await start('sdk-proxy', join(pieces, 'sdk-proxy.mjs'), [String(PORTS.sdkProxy), `http://127.0.0.1:${PORTS.upstream}/mcp`]);
-const gateway = await start('gateway', join(root, 'bin', 'portcullis.js'), ['start', '--config', gatewayConfig('gateway', PORTS.gateway, { enforceAuth: false })]);
-const gatewayAuth = await start('gateway-auth', join(root, 'bin', 'portcullis.js'), [
-  'start',
-  '--config',
-  gatewayConfig('gateway-auth', PORTS.gatewayAuth, { preRegisteredClients: [{ ...BENCH_CLIENT, grantTypes: ['client_credentials'] }] }),
-]);
-const token = await machineToken(PORTS.gatewayAuth);
+const gateways = [];
+for (const v of VARIANTS) {
+  const args = [v.variant, String(v.port), `http://127.0.0.1:${PORTS.upstream}/mcp`, join(tmp, `${v.variant}.db`)];
+  const child = await start(v.name, join(root, 'bench', 'gateway-variant.mjs'), args);
+  gateways.push({ name: v.name, url: `http://127.0.0.1:${v.port}/mcp/raw`, child, bearer: JSON.parse(child.readyLine).token });
+}
 
 const targets = [
   { name: 'upstream (direct)', url: `http://127.0.0.1:${PORTS.upstream}/mcp`, child: upstream },
   { name: 'bare forwarder', url: `http://127.0.0.1:${PORTS.forwarder}/mcp`, child: forwarder, floor: true },
   { name: 'SDK proxy', url: `http://127.0.0.1:${PORTS.sdkProxy}/mcp`, child: sdkProxy },
-  { name: 'gateway (no auth)', url: `http://127.0.0.1:${PORTS.gateway}/mcp/raw`, child: gateway },
-  { name: 'gateway (auth)', url: `http://127.0.0.1:${PORTS.gatewayAuth}/mcp/raw`, child: gatewayAuth, bearer: token },
+  ...gateways,
 ];
 
 const results = new Map();
@@ -162,10 +137,26 @@ const lines = rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${repeats} runs × ${seconds} s per row (median), pieces from ${opts.shared ? '../shared/bench' : 'bench/'}`;
 const table = `${header}\n${lines.join('\n')}`;
 console.log(`\n${machine}\n\n${table}\n`);
-const gw32 = rows.find((r) => r.target === 'gateway (no auth)' && r.connections === Math.max(...connectionCounts));
-if (gw32) console.log(`gateway / bare forwarder at ${gw32.connections} connections: ${gw32.ratio.toFixed(2)}× (target ≥ 0.90×)`);
-const auth32 = rows.find((r) => r.target === 'gateway (auth)' && r.connections === gw32?.connections);
-if (gw32 && auth32) console.log(`gateway with bearer auth / without: ${(auth32.rps / gw32.rps).toFixed(2)}× (target ≥ 0.95×)`);
+const top = Math.max(...connectionCounts);
+const low = Math.min(...connectionCounts);
+const row = (name, c) => rows.find((r) => r.target === name && r.connections === c);
+const checks = [];
+const check = (label, value, target, ok) => checks.push(`${ok ? 'PASS' : 'MISS'}  ${label}: ${value} (target ${target})`);
+const [plain, authed, policyRow, full, sdk] = [VARIANTS[0].name, VARIANTS[1].name, VARIANTS[2].name, VARIANTS[3].name, 'SDK proxy'].map((n) => row(n, top));
+if (plain) check(`no-auth gateway / bare forwarder @${top}`, `${plain.ratio.toFixed(2)}×`, '≥ 0.90×', plain.ratio >= 0.9);
+if (plain && authed) check(`auth / no-auth @${top}`, `${(authed.rps / plain.rps).toFixed(2)}×`, '≥ 0.95×', authed.rps / plain.rps >= 0.95);
+if (policyRow) check(`auth + policy / bare forwarder @${top}`, `${policyRow.ratio.toFixed(2)}×`, '≥ 0.85×', policyRow.ratio >= 0.85);
+if (full) check(`full path / bare forwarder @${top}`, `${full.ratio.toFixed(2)}×`, '≥ 0.80×', full.ratio >= 0.8);
+if (full && sdk) check(`full path / SDK proxy @${top}`, `${(full.rps / sdk.rps).toFixed(1)}×`, '≥ 4×', full.rps / sdk.rps >= 4);
+// autocannon reports latency in whole milliseconds; at one connection the mean latency is
+// exactly 1000 / rps, which resolves the added cost far below a millisecond.
+const fullLow = row(VARIANTS[3].name, low);
+const bareLow = row('bare forwarder', low);
+if (fullLow && bareLow && low === 1) {
+  const added = 1000 / fullLow.rps - 1000 / bareLow.rps;
+  check(`latency added by the full path @1 (mean, from rps; p50 ${fullLow.p50} vs ${bareLow.p50} ms)`, `${added.toFixed(3)} ms`, '≤ 1 ms', added <= 1);
+}
+console.log(checks.join('\n'));
 if (opts.write) {
   writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\n\n${table}\n`);
 }
