@@ -94,7 +94,7 @@ describe('declared policy', () => {
     expect(() => parseConfig({ agents: { defaultPermissions: [{ resource: 'nope' }] } })).toThrow('agents.defaultPermissions.0.resource');
     expect(() => parseConfig({ admin: { key: 'short' } })).toThrow('admin.key: must be at least 32 characters');
     const config = parseConfig({});
-    expect(config.agents).toMatchObject({ auditAll: true, defaultPermissions: [], declared: { agents: [], permissions: [], budgets: [] } });
+    expect(config.agents).toMatchObject({ defaultPermissions: [], declared: { agents: [], permissions: [], budgets: [] } });
     expect(config.admin.key).toBeUndefined();
   });
 });
