@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { PolicyEngine } from '../policy/index.js';
 import type { CommittedChange, PolicyWrite } from '../store/policy-records.js';
-import type { PolicyRepo } from '../store/policy-repo.js';
+import { PolicyWriteConflict, type PolicyRepo } from '../store/policy-repo.js';
+import { AdminError } from './admin-error.js';
 
 /** The `agents` settings the admin service applies (the `agents` config section, compiled). */
 export interface AgentSettings {
@@ -60,7 +61,13 @@ export function createAdminContext(options: AdminContextOptions): AdminContext {
     actor: (o) => o?.actor ?? defaultActor,
     newId: options.newId ?? randomId,
     async commit(writes) {
-      const changes = await options.repo.write(writes, options.now());
+      let changes: CommittedChange[];
+      try {
+        changes = await options.repo.write(writes, options.now());
+      } catch (err) {
+        if (err instanceof PolicyWriteConflict) throw new AdminError('CONFLICT', 'another change got there first; nothing was saved, check the current state and retry');
+        throw err;
+      }
       for (const change of changes) {
         // The change is committed whatever the listener does; a listener that fails leaves the
         // change to the polling sync, which applies it within one interval.

@@ -53,6 +53,17 @@ export interface PolicyRepo {
   hasChange(kind: PolicyChangeKind, entityId: string): Promise<boolean>;
 }
 
+/**
+ * A write refused by a uniqueness rule of the schema (one live delegation per child), raced past
+ * the admin service's own check by another writer. Nothing of the batch was saved.
+ */
+export class PolicyWriteConflict extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PolicyWriteConflict';
+  }
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDb = BetterSQLite3Database<any>;
 
@@ -198,13 +209,19 @@ export function createSqlitePolicyRepo(db: AnyDb): PolicyRepo {
       });
     },
     async write(writes, at) {
-      return db.transaction((tx) =>
-        writes.map((w): CommittedChange => {
-          writeOne(tx, w);
-          const { seq } = tx.insert(policyChanges).values({ kind: w.kind, entityId: w.id, at }).returning({ seq: policyChanges.seq }).get();
-          return { ...w, seq, at };
-        }),
-      );
+      try {
+        return db.transaction((tx) =>
+          writes.map((w): CommittedChange => {
+            writeOne(tx, w);
+            const { seq } = tx.insert(policyChanges).values({ kind: w.kind, entityId: w.id, at }).returning({ seq: policyChanges.seq }).get();
+            return { ...w, seq, at };
+          }),
+        );
+      } catch (err) {
+        const code = (err as { code?: unknown; cause?: { code?: unknown } }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+        if (code === 'SQLITE_CONSTRAINT_UNIQUE') throw new PolicyWriteConflict(`conflicting write: ${(err as Error).message}`, { cause: err });
+        throw err;
+      }
     },
     async changesAfter(after, limit) {
       return db.select().from(policyChanges).where(gt(policyChanges.seq, after)).orderBy(asc(policyChanges.seq)).limit(limit).all();

@@ -1,4 +1,5 @@
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { agents } from './schema-agents.js';
 
 /**
@@ -61,7 +62,13 @@ export const delegations = sqliteTable(
     createdAt: integer('created_at').notNull(),
     createdBy: text('created_by').notNull(),
   },
-  (t) => [index('delegations_child_idx').on(t.childAgentId), index('delegations_parent_idx').on(t.parentAgentId)],
+  (t) => [
+    index('delegations_child_idx').on(t.childAgentId),
+    index('delegations_parent_idx').on(t.parentAgentId),
+    // One live link per child (a chain must be unambiguous): enforced by the database too, so two
+    // admins racing (API and CLI) cannot both succeed. Postgres supports the same partial index.
+    uniqueIndex('delegations_live_child_idx').on(t.childAgentId).where(sql`${t.revokedAt} is null`),
+  ],
 );
 
 /** Budgets: a cap on `metric` per `period` for one agent, user or tenant (`scope` + `subject`). */

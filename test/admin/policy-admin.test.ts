@@ -151,6 +151,19 @@ describe('delegations are validated against the chain', () => {
     expect(twice.errors[0]).toMatchObject({ path: 'childAgentId', message: expect.stringContaining('already holds') });
   });
 
+  it('lets exactly one of two racing delegations into the same child win', async () => {
+    const results = await Promise.allSettled(
+      ['x', 'y'].map((id) => admin.delegate({ id, parentAgentId: 'root', childAgentId: 'b', resources: ['mcp:github:list'] })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason.code).toMatch(/CONFLICT|INVALID_INPUT/);
+    expect((await admin.listDelegations({ childAgentId: 'b' })).filter((d) => d.revokedAt === null)).toHaveLength(1);
+    // The database refuses a second live link even when a writer skips the service's checks.
+    const live = (await admin.listDelegations({ childAgentId: 'b' }))[0];
+    await expect(store.policy.write([{ kind: 'delegation', id: 'z', row: { ...live, id: 'z' } }], T0)).rejects.toThrow('conflicting write');
+  });
+
   it('counts depth from the root link, whatever a lower link asks for', async () => {
     await admin.delegate({ id: 'l1', parentAgentId: 'root', childAgentId: 'b', resources: ['mcp:github:*'], maxDepth: 2 });
     await admin.delegate({ id: 'l2', parentAgentId: 'b', childAgentId: 'c', resources: ['mcp:github:*'], maxDepth: 16 });

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX `delegations_live_child_idx` ON `delegations` (`child_agent_id`) WHERE "delegations"."revoked_at" is null;
