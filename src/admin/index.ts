@@ -13,6 +13,7 @@ export { applyPolicyChange } from './apply-change.js';
 export { applyDeclaredPolicy, CONFIG_ACTOR, type DeclaredPolicyReport } from './declared-policy.js';
 export { createStoreBudgetLedger, type StoreBudgetLedgerOptions, type UsageSeed } from './store-budget-ledger.js';
 export { createStoreUsageSink, currentPeriodStart, periodStartOfKey, type StoreUsageSink, type UsageSink } from './usage-sink.js';
+export { createPriceBook, type CallEstimate, type PriceBook } from './price-book.js';
 export { createAdminKeyCheck, resolveAdminKey, MIN_ADMIN_KEY_LENGTH } from './admin-key.js';
 export type { ExplainResult } from './explain-ops.js';
 export type { BudgetView } from './budget-ops.js';

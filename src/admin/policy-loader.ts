@@ -10,6 +10,7 @@ import {
 } from '../policy/index.js';
 import type { Store } from '../store/store.js';
 import { budgetInputFromRecord, compileBudgetRecord, delegationInputFromRecord, permissionInputFromRecord } from './compile-records.js';
+import { createPriceBook, type PriceBook } from './price-book.js';
 import { createStoreBudgetLedger, type UsageSeed } from './store-budget-ledger.js';
 import { createStoreUsageSink, currentPeriodStart, type UsageSink } from './usage-sink.js';
 
@@ -40,6 +41,8 @@ export interface LoadedPolicy {
   readonly seq: number;
   /** Stored rows that no longer compile; they were left out (they grant nothing). Log them. */
   readonly errors: readonly LoadError[];
+  /** Per-tool prices of tokens/cost budgets, for `PolicyRequest.estimate`; keep it current too. */
+  readonly prices: PriceBook;
   /** Writes pending budget usage (no-op when a custom sink or ledger was given). */
   flushUsage(): Promise<void>;
   /** Flushes usage and stops its timer. Call after the server stops taking calls. */
@@ -95,6 +98,7 @@ export async function loadPolicyEngine(store: Store, options: LoadPolicyOptions)
     index,
     seq,
     errors,
+    prices: createPriceBook(budgets),
     flushUsage: async () => storeSink?.flush(),
     close: async () => storeSink?.close(),
   };

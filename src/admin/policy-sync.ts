@@ -17,6 +17,8 @@ export interface PolicySyncOptions {
   readonly onError?: (err: unknown) => void;
   /** Told about a reloaded row that no longer compiles (it was taken out of the index). */
   readonly onLoadError?: (error: LoadError) => void;
+  /** Told about every reloaded entity after the index took it (e.g. to update a price book). */
+  readonly onApply?: (write: PolicyWrite) => void;
 }
 
 /** A running sync. */
@@ -79,6 +81,7 @@ export function createPolicySync(options: PolicySyncOptions): PolicySync {
       for (const write of writes) {
         const error = applyPolicyChange(index, write);
         if (error !== null) options.onLoadError?.(error);
+        options.onApply?.(write);
       }
       reloaded += writes.length;
       seq = changes[changes.length - 1].seq;

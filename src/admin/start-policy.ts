@@ -3,6 +3,7 @@ import type { AdminConfig } from '../config/admin-schema.js';
 import type { DeepReadonly } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { PolicyEngine } from '../policy/index.js';
+import type { PolicyWrite } from '../store/policy-records.js';
 import type { Store } from '../store/store.js';
 import { PortcullisError } from '../errors.js';
 import { formatFieldError, isAdminError } from './admin-error.js';
@@ -11,6 +12,7 @@ import { applyPolicyChange } from './apply-change.js';
 import { applyDeclaredPolicy, type DeclaredPolicyReport } from './declared-policy.js';
 import { createPolicyAdmin, type PolicyAdmin } from './policy-admin.js';
 import { loadPolicyEngine } from './policy-loader.js';
+import type { PriceBook } from './price-book.js';
 import { createPolicySync, type PolicySync } from './policy-sync.js';
 
 /** Options of `startPolicy`. */
@@ -30,6 +32,8 @@ export interface StartPolicyOptions {
 export interface PolicyRuntime {
   /** Pass to the call gate. */
   readonly engine: PolicyEngine;
+  /** `prices.estimateFor(server, tool)` → the `estimate` of a `PolicyRequest` (tokens/cost budgets). */
+  readonly prices: PriceBook;
   /** Pass to `createAdminRoutes`; also what the OAuth path calls `adoptAgent` on. */
   readonly admin: PolicyAdmin;
   readonly sync: PolicySync;
@@ -53,6 +57,11 @@ export async function startPolicy(options: StartPolicyOptions): Promise<PolicyRu
     now,
     onUsageError: (err) => logger.error({ err }, 'budget usage could not be persisted; retrying with the next batch'),
   });
+  const updatePrices = (write: PolicyWrite) => {
+    if (write.kind !== 'budget') return;
+    if (write.row === null) loaded.prices.remove(write.id);
+    else loaded.prices.put(write.row);
+  };
   for (const e of loaded.errors) logger.warn({ kind: e.kind, id: e.id, errors: e.errors }, 'stored policy row does not compile; it grants nothing');
   const admin = createPolicyAdmin({
     store,
@@ -66,6 +75,7 @@ export async function startPolicy(options: StartPolicyOptions): Promise<PolicyRu
     onChange: (change) => {
       const error = applyPolicyChange(loaded.index, change);
       if (error !== null) logger.warn({ kind: error.kind, id: error.id, errors: error.errors }, 'saved policy row does not compile; it grants nothing');
+      updatePrices(change);
     },
     onChangeError: (err) => logger.error({ err }, 'applying a policy change failed; the sync will retry it'),
   });
@@ -88,11 +98,13 @@ export async function startPolicy(options: StartPolicyOptions): Promise<PolicyRu
     pollMs: options.pollMs,
     onError: (err) => logger.error({ err }, 'policy sync poll failed; retrying'),
     onLoadError: (e) => logger.warn({ kind: e.kind, id: e.id, errors: e.errors }, 'stored policy row does not compile; it grants nothing'),
+    onApply: updatePrices,
   });
   sync.start();
   logger.info({ ...loaded.index.counts(), seq: loaded.seq, adminApi: adminKey !== null }, 'policy loaded');
   return {
     engine: loaded.engine,
+    prices: loaded.prices,
     admin,
     sync,
     adminKey,

@@ -72,6 +72,22 @@ describe('startPolicy', () => {
     expect(runtime.engine.decide(call('oauth-1', 'docs', 'search')).allow).toBe(false);
   });
 
+  it('keeps per-tool prices current for the estimate of tokens and cost budgets', async () => {
+    runtime = await startPolicy({ store, config, now: () => T0, logger: silent, env: {} });
+    const { admin, prices } = runtime;
+    expect(prices.estimateFor('github', 'list')).toBeUndefined();
+    await admin.setBudget({ id: 'c1', scope: 'agent', subject: 'ci', metric: 'cost', limit: 100, period: 'day', prices: { 'mcp:github:*': 2, 'mcp:github:search': 5 } });
+    await admin.setBudget({ id: 't1', scope: 'tenant', subject: 'acme', metric: 'tokens', limit: 1e6, period: 'month', prices: { 'mcp:**': 1000 } });
+    await admin.setBudget({ id: 'c2', scope: 'tenant', subject: 'acme', metric: 'cost', limit: 100, period: 'day', prices: { 'mcp:github:list': 3 } });
+    expect(prices.estimateFor('github', 'search')).toEqual({ tokens: 1000, cost: 5 }); // the most specific price of c1
+    expect(prices.estimateFor('github', 'list')).toEqual({ tokens: 1000, cost: 3 }); // the higher of c1 (2) and c2 (3)
+    await admin.deleteBudget('t1');
+    expect(prices.estimateFor('github', 'list')).toEqual({ cost: 3 });
+    // Reserved with the estimate; c1 counts it.
+    const decision = runtime.engine.decide({ ...call('ci', 'github', 'list'), estimate: prices.estimateFor('github', 'list') });
+    expect(decision.allow).toBe(true);
+  });
+
   it('fails start-up like a config error when a declared entry is refused', async () => {
     const bad = parseConfig({ agents: { declared: { permissions: [{ id: 'p', agentId: 'ghost', resource: 'mcp:a:b' }] } } });
     const err = await startPolicy({ store, config: bad, now: () => T0, logger: silent, env: {} }).catch((e: unknown) => e);
