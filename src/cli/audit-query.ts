@@ -1,0 +1,34 @@
+import { parseArgs } from 'node:util';
+import { queryAudit } from '../store/audit-query.js';
+import { printRows } from './command.js';
+import { FILTER_FLAGS, PAGE_FLAGS, filtersFromFlags } from './audit-filters.js';
+import { AUDIT_COLUMNS, displayRow } from './audit-rows.js';
+import { loadAuditSource, openAuditReader } from './audit-source.js';
+
+/**
+ * `portcullis audit query [filters] [--limit N] [--cursor C] [--json]`: one page, oldest first.
+ * A table for people, with the next page's `--cursor` on stderr; `--json` prints
+ * `{ rows, nextCursor }`, the very shape `GET /admin/audit` answers.
+ */
+export async function runAuditQuery(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false }, ...FILTER_FLAGS, ...PAGE_FLAGS },
+  });
+  const query = filtersFromFlags(values);
+  const source = await loadAuditSource(values.config);
+  const db = openAuditReader(source);
+  try {
+    const page = queryAudit(db, query);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ rows: page.entries, nextCursor: page.nextCursor }, null, 2)}\n`);
+      return 0;
+    }
+    printRows(page.entries.map(displayRow), AUDIT_COLUMNS, false);
+    // On stderr, so piping the table somewhere keeps only the table.
+    if (page.nextCursor !== null) process.stderr.write(`more rows: repeat with --cursor ${page.nextCursor}\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
