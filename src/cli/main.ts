@@ -1,5 +1,6 @@
 import { isPortcullisError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { auditCommand } from './audit-command.js';
 import { CliError, type CliCommand } from './command.js';
 import { agentsCommand } from './policy-agents.js';
 import { budgetCommand } from './policy-budget.js';
@@ -18,6 +19,7 @@ const COMMANDS: readonly CliCommand[] = [
   delegateCommand,
   budgetCommand,
   explainCommand,
+  auditCommand,
 ];
 
 function help(): string {
