@@ -1,0 +1,196 @@
+/**
+ * The audit log through the real gateway, driven by the official SDK v1 client against a real
+ * upstream process: an allowed call leaves an attempt and an outcome sharing a request key, a
+ * denied one an attempt with the reason and no outcome, arguments are kept (redacted) only where
+ * configured, and a store that cannot be written refuses calls without forwarding anything,
+ * recovering by itself once the store does.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
+import { digestArguments } from '../../src/store/audit-args.js';
+import { openAuditDb } from '../../src/store/audit-db.js';
+import { queryAudit, type AuditQuery } from '../../src/store/audit-query.js';
+import type { AuditEntry } from '../../src/store/audit-record.js';
+import { connectV1 } from '../helpers/clients.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
+import { agent, buildPolicy } from '../policy/build-policy.js';
+
+const agentHeader: Authenticator = (req) => {
+  const id = String(req.headers['x-test-agent'] ?? 'nobody');
+  return {
+    ok: true,
+    principal: `agent:${id}`,
+    identity: { key: `agent:${id}`, agentId: id, subject: `user-${id}`, clientId: 'e2e-client', scopes: ['mcp'], jti: id, expiresAt: Number.MAX_SAFE_INTEGER, tenant: 't1' },
+  };
+};
+
+const policy = buildPolicy({
+  now: Date.now(),
+  agents: [agent('alice')],
+  grants: { alice: [{ id: 'alice-echo', resource: 'mcp:*:echo', actions: ['call'] }] },
+});
+
+let gw: TestGateway;
+let upstream: Fixture;
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-e2e-'));
+const recorded = join(dir, 'ids.jsonl');
+
+beforeAll(async () => {
+  upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded } });
+  gw = await startGateway(
+    {
+      servers: {
+        // The same upstream twice: one route keeps arguments, the other only their digest.
+        kept: { transport: 'http', url: upstream.url, auditArguments: true },
+        plain: { transport: 'http', url: upstream.url },
+      },
+    },
+    { authenticate: agentHeader, policy: policy.engine },
+  );
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const connect = (server: string) => connectV1(gw.mcp(server), { headers: { 'x-test-agent': 'alice' } });
+
+/** The audit rows matching `query`, read on a read-only connection as an operator would. */
+function rows(query: AuditQuery = {}): AuditEntry[] {
+  const db = openAuditDb(gw.dbFile, { readonly: true });
+  try {
+    return queryAudit(db, { limit: 1000, ...query }).entries;
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits (bounded) until `find` returns something: outcomes are written after the answer, not awaited. */
+async function eventually<T>(find: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const attemptFor = (args: unknown) => rows({ kind: 'attempt' }).find((r) => r.argsDigest === digestArguments(args));
+const outcomeFor = (key: string) => rows({ requestKey: key, kind: 'outcome' })[0];
+const forwardedCalls = () => readFileSync(recorded, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+
+async function rejection(promise: Promise<unknown>): Promise<McpError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(McpError);
+  return err as McpError;
+}
+
+describe('audit records through the gateway', () => {
+  it('an allowed call: an attempt before forwarding, then an outcome with the same request key', async () => {
+    const client = await connect('plain');
+    const args = { text: 'allowed-1' };
+    const result = await client.client.callTool({ name: 'echo', arguments: args });
+    expect(result.content).toEqual([{ type: 'text', text: 'allowed-1' }]);
+    const attempt = attemptFor(args)!;
+    expect(attempt).toMatchObject({
+      kind: 'attempt',
+      decision: 'allow',
+      reason: null,
+      agent: 'alice',
+      user: 'user-alice',
+      tenant: 't1',
+      client: 'e2e-client',
+      server: 'plain',
+      tool: 'echo',
+      method: 'tools/call',
+      argsDigest: digestArguments(args),
+      args: null, // this server keeps only the digest
+      status: null,
+    });
+    expect(JSON.parse(attempt.requestId!)).toEqual(expect.any(Number));
+    expect(attempt.sourceIp).toMatch(/127\.0\.0\.1$/);
+    const outcome = await eventually(() => outcomeFor(attempt.requestKey), 'the outcome');
+    expect(outcome).toMatchObject({ kind: 'outcome', requestKey: attempt.requestKey, agent: 'alice', server: 'plain', tool: 'echo', status: 'ok', isError: false });
+    expect(outcome.seq).toBeGreaterThan(attempt.seq);
+    expect(outcome.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(outcome.latencyMs).toBeLessThan(5000);
+    expect(outcome.time).toBeGreaterThanOrEqual(attempt.time);
+    await client.close();
+  });
+
+  it('a denied call: an attempt with the decision and reason, no outcome, nothing forwarded', async () => {
+    const client = await connect('plain');
+    const args = { steps: 1, delayMs: 0 };
+    const before = forwardedCalls();
+    const err = await rejection(client.client.callTool({ name: 'slow_count', arguments: args }));
+    expect(err.code).toBe(-32015);
+    expect(forwardedCalls()).toBe(before);
+    const attempt = await eventually(() => attemptFor(args), 'the denied attempt');
+    expect(attempt).toMatchObject({ kind: 'attempt', decision: 'deny', reason: 'no_permission', agent: 'alice', server: 'plain', tool: 'slow_count' });
+    // A later allowed call's outcome is committed after anything the denial could have queued,
+    // so once it is there, an outcome for the denial would be too.
+    const later = { text: 'after-denial' };
+    await client.client.callTool({ name: 'echo', arguments: later });
+    await eventually(() => outcomeFor(attemptFor(later)!.requestKey), 'the later outcome');
+    expect(rows({ requestKey: attempt.requestKey })).toEqual([attempt]);
+    await client.close();
+  });
+
+  it('keeps arguments only where configured, with secret-looking keys redacted at any depth', async () => {
+    const args = { text: 'keep-me', password: 'hunter2', options: { apiToken: 'tok-123', depth: 2 } };
+    const other = { ...args, text: 'digest-only' };
+    const kept = await connect('kept');
+    const plain = await connect('plain');
+    await kept.client.callTool({ name: 'echo', arguments: args });
+    await plain.client.callTool({ name: 'echo', arguments: other });
+    const stored = attemptFor(args)!;
+    expect(stored.server).toBe('kept');
+    expect(JSON.parse(stored.args!)).toEqual({ text: 'keep-me', password: '[REDACTED]', options: { apiToken: '[REDACTED]', depth: 2 } });
+    // The digest is over the full arguments, so a holder of them can still prove what was sent.
+    expect(stored.argsDigest).toBe(digestArguments(args));
+    expect(attemptFor(other)).toMatchObject({ server: 'plain', args: null, argsDigest: digestArguments(other) });
+    const all = JSON.stringify(rows());
+    expect(all).not.toContain('hunter2');
+    expect(all).not.toContain('tok-123');
+    await Promise.all([kept.close(), plain.close()]);
+  });
+
+  it('fail-closed: while another connection holds the write lock, calls are refused (-32016) and nothing is forwarded; released, they pass again', async () => {
+    const client = await connect('plain');
+    await client.client.callTool({ name: 'echo', arguments: { text: 'warm' } }); // session and upstream link up
+    const before = forwardedCalls();
+    const locker = new Database(gw.dbFile);
+    locker.exec('BEGIN IMMEDIATE');
+    try {
+      const refused = await Promise.all(
+        ['locked-1', 'locked-2'].map((text) => rejection(client.client.callTool({ name: 'echo', arguments: { text } }))),
+      );
+      for (const err of refused) {
+        expect(err.code).toBe(-32016);
+        expect(err.data).toEqual({ reason: 'audit_unavailable' });
+      }
+      expect(forwardedCalls()).toBe(before);
+    } finally {
+      locker.exec('ROLLBACK');
+      locker.close();
+    }
+    // No restart: the writer's next batch simply succeeds.
+    const args = { text: 'unlocked' };
+    expect((await client.client.callTool({ name: 'echo', arguments: args })).content).toEqual([{ type: 'text', text: 'unlocked' }]);
+    expect(forwardedCalls()).toBe(before + 1);
+    await eventually(() => outcomeFor(attemptFor(args)!.requestKey), 'the outcome after recovery');
+    // The refused calls left no attempt: they were never committed, and never forwarded.
+    expect(attemptFor({ text: 'locked-1' })).toBeUndefined();
+    expect(attemptFor({ text: 'locked-2' })).toBeUndefined();
+    await client.close();
+  });
+});
