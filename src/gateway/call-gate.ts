@@ -42,6 +42,8 @@ export interface CallRecorder {
 export interface CallGateDeps {
   /** Absent: no policy (anonymous development mode); calls are still recorded. */
   policy: PolicyEngine | undefined;
+  /** Per-tool prices: the reservation estimate for `tokens` and `cost` budgets. */
+  prices?: { estimateFor(server: string, tool: string): { tokens?: number; cost?: number } | undefined };
   recorder: CallRecorder | undefined;
   trustedProxies: TrustedProxies;
   clock: () => number;
@@ -86,6 +88,7 @@ export function createCallGate(deps: CallGateDeps): CallGate {
           args: params.arguments,
           ip,
           requestKey: requestKeyOf(ctx, request),
+          estimate: deps.prices?.estimateFor(ctx.server, target),
         });
         if (!decision.allow) {
           if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');

@@ -11,6 +11,9 @@ import type { PolicyEngine } from '../policy/index.js';
 import { guardAuthenticator } from './authenticate.js';
 import { createCallGate, type CallRecorder } from './call-gate.js';
 import { openAudit } from './open-audit.js';
+import { startPolicy } from '../admin/start-policy.js';
+import { createAdminRoutes } from './admin-routes.js';
+import { createAdminAuditRoutes } from './admin-audit-routes.js';
 import { compileTrustedProxies } from './client-ip.js';
 import { HostGuard } from './host-guard.js';
 import { createHttpServer } from './http-server.js';
@@ -70,10 +73,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
   const audit = options.recorder === undefined ? await openAudit(config, secret, clock, logger) : undefined;
-  const gate = createCallGate({ policy: options.policy ?? undefined, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const policy = options.policy === undefined ? await startPolicy({ store, config, now: clock, logger }) : undefined;
+  const gate = createCallGate({ policy: policy?.engine ?? options.policy ?? undefined, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
+  if (policy?.adminKey) {
+    app.route('/admin', createAdminRoutes({ admin: policy.admin, key: policy.adminKey, logger }));
+    if (audit) app.route('/admin', createAdminAuditRoutes({ file: config.database.url, key: policy.adminKey }));
+  }
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()) }),
   );
@@ -102,6 +110,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await sessions.close();
       await oauth.close();
       await Promise.all([...routes.values()].map((r) => r.close()));
+      await policy?.close();
       await audit?.writer.close();
       if (ownsStore) await store.close();
     },
