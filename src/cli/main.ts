@@ -2,6 +2,7 @@ import { isPortcullisError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { auditCommand } from './audit-command.js';
 import { CliError, type CliCommand } from './command.js';
+import { hashPasswordCommand } from './hash-password.js';
 import { agentsCommand } from './policy-agents.js';
 import { budgetCommand } from './policy-budget.js';
 import { delegateCommand } from './policy-delegate.js';
@@ -20,6 +21,7 @@ const COMMANDS: readonly CliCommand[] = [
   budgetCommand,
   explainCommand,
   auditCommand,
+  hashPasswordCommand,
 ];
 
 function help(): string {
