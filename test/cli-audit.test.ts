@@ -111,11 +111,10 @@ describe('audit verify', () => {
     db.exec(sql);
     db.close();
     const tampered = configFor(copy, `tampered-${seq}.json`);
-    const [result, json] = await Promise.all([run(['audit', 'verify', '--config', tampered]), run(['audit', 'verify', '--json', '--config', tampered])]);
+    const result = await run(['audit', 'verify', ...(seq === 2 ? ['--json'] : []), '--config', tampered]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(`BROKEN at seq ${seq}: ${problem}`);
-    expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, firstBadSeq: seq, problem });
+    if (seq === 2) expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, firstBadSeq: seq, problem });
+    else expect(result.stdout).toContain(`BROKEN at seq ${seq}: ${problem}`);
   });
 
   it('exits 1 with a clear message when the database does not exist', async () => {
@@ -135,39 +134,35 @@ describe('audit query', () => {
   };
 
   it('filters by agent, decision, server and tool, oldest first', async () => {
-    const [alice, denied, echo, nope, allowed] = await Promise.all([
+    const [alice, denied, allowed, nope] = await Promise.all([
       query('--agent', 'alice'),
       query('--decision', 'deny'),
-      query('--server', 'legacy', '--tool', 'echo'),
+      query('--user', 'user-alice', '--server', 'legacy', '--tool', 'echo', '--decision', 'allow'),
       query('--tool', 'nope'),
-      query('--user', 'user-alice', '--decision', 'allow'),
     ]);
     expect(alice.rows).toHaveLength(6);
     expect(alice.rows.map((r) => r.seq)).toEqual([...alice.rows.map((r) => r.seq)].sort((a, b) => Number(a) - Number(b)));
     expect(new Set(alice.rows.map((r) => r.agent))).toEqual(new Set(['alice']));
     expect(denied.rows).toEqual([expect.objectContaining({ kind: 'attempt', agent: 'bob', user: 'user-bob', tool: 'echo', decision: 'deny', reason: 'no_permission' })]);
-    expect(echo.rows).toHaveLength(total);
-    expect(nope.rows).toEqual([]);
     expect(allowed.rows).toHaveLength(3);
+    expect(nope.rows).toEqual([]);
   });
 
   it('filters by time range and pages with the cursor', async () => {
-    const [all, future, first, second, last] = await Promise.all([
-      query('--from', '2000-01-01', '--to', '2999-01-01T00:00:00Z'),
-      query('--from', new Date(Date.now() + 3_600_000).toISOString()),
+    const [range, first, rest] = await Promise.all([
+      query('--from', '2000-01-01', '--to', new Date(Date.now() + 3_600_000).toISOString(), '--limit', '5', '--cursor', '5'),
       query('--limit', '3'),
       // The cursor is the last seq of the page before (asserted just below), so pages can be
       // asked for at once.
-      query('--limit', '3', '--cursor', '3'),
-      query('--limit', '3', '--cursor', '6'),
+      query('--limit', '5', '--cursor', '3'),
     ]);
-    expect(all.rows).toHaveLength(total);
-    expect(future.rows).toEqual([]);
+    expect(range).toEqual({ rows: [expect.objectContaining({ seq: 6 }), expect.objectContaining({ seq: 7 })], nextCursor: null });
     expect(first.rows.map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(first.nextCursor).toBe('3');
-    expect(second.rows.map((r) => r.seq)).toEqual([4, 5, 6]);
-    expect(second.nextCursor).toBe('6');
-    expect(last).toEqual({ rows: [expect.objectContaining({ seq: 7 })], nextCursor: null });
+    expect(rest.rows.map((r) => r.seq)).toEqual([4, 5, 6, 7]);
+    expect(rest.nextCursor).toBeNull();
+    // A range that ends before the first row matches nothing.
+    expect((await query('--to', '2000-01-01T00:00')).rows).toEqual([]);
   });
 
   it('prints a table by default, with the next cursor on stderr', async () => {
@@ -185,7 +180,6 @@ describe('audit query', () => {
       [['--decision', 'maybe'], '--decision: must be allow or deny'],
       [['--from', 'yesterday'], '--from: must be an ISO 8601 date or date-time'],
       [['--limit', '0'], '--limit: must be an integer from 1 to 1000'],
-      [['--cursor', 'abc'], '--cursor: must be the nextCursor of a previous page'],
     ];
     const results = await Promise.all(cases.map(([args]) => run(['audit', 'query', '--config', config, ...args])));
     results.forEach((result, i) => {
