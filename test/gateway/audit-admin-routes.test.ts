@@ -11,6 +11,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminAuditRoutes } from '../../src/gateway/admin-audit-routes.js';
 import { createAuditWriter } from '../../src/store/audit-writer.js';
+import { startGateway } from '../helpers/gateway.js';
 
 const KEY = 'audit-admin-key-0123456789abcdef-xyz';
 const SECRET = 'audit-test-secret-0123456789abcdef';
@@ -155,6 +156,25 @@ describe('mounting', () => {
       const res = await get(path);
       expect(res.status, path).toBe(404);
       expect(JSON.parse(res.text)).toMatchObject({ error: 'no_audit_log' });
+    }
+  });
+});
+
+describe('mounted by the gateway', () => {
+  it('answers /admin/audit beside the other admin routes, with the admin key', { timeout: 20_000 }, async () => {
+    const gw = await startGateway({ admin: { key: KEY } });
+    try {
+      const call = async (path: string, key: string | null = KEY) => {
+        const res = await fetch(`${gw.url}${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(5000) });
+        const text = await res.text();
+        return { status: res.status, body: text === '' ? text : (JSON.parse(text.split('\n')[0]) as unknown) };
+      };
+      expect(await call('/admin/audit')).toEqual({ status: 200, body: { rows: [], nextCursor: null } });
+      expect(await call('/admin/audit/export?format=jsonl')).toEqual({ status: 200, body: '' });
+      expect((await call('/admin/audit', null)).status).toBe(401);
+      expect((await call('/admin/agents')).status).toBe(200);
+    } finally {
+      await gw.close();
     }
   });
 });
