@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AgentsRepo } from '../store/agents-repo.js';
 import type { OAuthStore } from '../store/oauth-store.js';
+import type { AgentProvisioner } from './agents.js';
 import { mountAuthorize } from './authorize.js';
 import { clientAddress } from './client-address.js';
 import type { ClientDirectory } from './client-directory.js';
@@ -17,15 +18,21 @@ import { createRevocationEndpoint } from './revoke.js';
 import type { RevocationList } from './revocation-list.js';
 import type { SigningKeys } from './signing-keys.js';
 import { createTokenEndpoint } from './token-endpoint.js';
+import type { DelegationLookup } from './token-exchange.js';
+import type { TokenVerifier } from './verify-token.js';
 
 export interface AuthorizationServerOptions {
   settings: OAuthSettings;
   store: OAuthStore;
   agents: AgentsRepo;
+  provisioner: AgentProvisioner;
   clients: ClientDirectory;
   keys: SigningKeys;
   issuer: TokenIssuer;
+  verifier: TokenVerifier;
   revocations: RevocationList;
+  /** Policy's live delegation chains; enables RFC 8693 token exchange. */
+  delegations: DelegationLookup | undefined;
   clock: () => number;
   logger: Logger;
 }
@@ -61,7 +68,7 @@ export function createAuthorizationServer(options: AuthorizationServerOptions): 
   app.use('/.well-known/*', openCors);
   for (const path of ['jwks', 'register', 'token', 'revoke']) app.use(`${base}/oauth/${path}`, openCors);
 
-  const asMetadata = authorizationServerMetadata(settings);
+  const asMetadata = authorizationServerMetadata(settings, { tokenExchange: options.delegations !== undefined });
   app.get(authorizationServerMetadataPath(settings), (c) => c.json(asMetadata, 200, { 'Cache-Control': 'public, max-age=300' }));
 
   // RFC 9728 §3.1: the well-known segment goes between the origin and the resource's path.

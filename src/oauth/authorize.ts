@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { ResolvedUser } from '../config/oauth-schema.js';
-import type { AgentsRepo } from '../store/agents-repo.js';
 import type { InteractionRow, OAuthStore } from '../store/oauth-store.js';
-import { ensureAgent } from './agents.js';
+import type { AgentProvisioner } from './agents.js';
 import { authorizationResponseUrl, validateAuthorizationRequest, type AuthorizationRequest } from './authorize-request.js';
 import { clientAddress } from './client-address.js';
 import type { ClientDirectory } from './client-directory.js';
@@ -27,7 +26,7 @@ import { randomToken, safeEqual } from './random-token.js';
 export interface AuthorizeDeps {
   settings: OAuthSettings;
   store: OAuthStore;
-  agents: AgentsRepo;
+  provisioner: AgentProvisioner;
   clients: ClientDirectory;
   cookies: CookieJar;
   clock: () => number;
@@ -104,14 +103,19 @@ export function mountAuthorize(app: Hono, deps: AuthorizeDeps): void {
     const now = clock();
     const found = await deps.clients.find(request.clientId);
     if (!found.ok) return redirectError(c, request, 'access_denied', 'client no longer available', status);
-    const agent = await ensureAgent(deps.agents, {
+    // The agent is made (or found) before the code: `agents.maxPerUser` refuses here, after the
+    // redirect URI was verified, so the refusal goes back to the client (RFC 6749 §4.1.2.1).
+    const agent = await deps.provisioner.ensure({
       userId: user.id,
       userName: user.name,
       tenant: user.tenant ?? null,
       client: found.client,
       now,
     });
-    if (!agent.ok) return redirectError(c, request, 'access_denied', agent.description, status);
+    if (!agent.ok) {
+      deps.logger.warn({ clientId: request.clientId, userId: user.id, reason: agent.description }, 'consent refused: no agent');
+      return redirectError(c, request, agent.error, agent.description, status);
+    }
     const grantId = randomUUID();
     await store.insertGrant({
       id: grantId,

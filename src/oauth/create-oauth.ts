@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/parse-config.js';
 import type { AgentsRepo } from '../store/agents-repo.js';
 import type { OAuthStore } from '../store/oauth-store.js';
+import { createAgentProvisioner, type AgentCreatedHook } from './agents.js';
 import { createAuthorizationServer, type AuthorizationServer } from './authorization-server.js';
 import { createClientDirectory } from './client-directory.js';
 import { createClientMetadataDocuments } from './client-metadata-document.js';
@@ -12,6 +13,7 @@ import { createResourceGuard, type ResourceGuard } from './resource-guard.js';
 import { createRevocationList, type RevocationList } from './revocation-list.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createGuardedFetcher, type GuardedFetcherOptions } from './ssrf-guard.js';
+import type { DelegationLookup } from './token-exchange.js';
 import { createTokenVerifier } from './verify-token.js';
 
 /** What the OAuth modules need from the gateway. */
@@ -21,6 +23,18 @@ export interface OAuthDeps {
   /** Epoch milliseconds. */
   clock: () => number;
   logger: Logger;
+  /**
+   * Policy's live delegation chains (RFC 8693 token exchange is offered only when given): for an
+   * agent, the chain of agent ids root … agent that a call by it would resolve to at `now`, and
+   * when that chain stops being valid; null when no live delegation leads to the agent.
+   */
+  delegations?: DelegationLookup;
+  /**
+   * Called once for each agent OAuth creates (consent, client_credentials, trusted issuers),
+   * after its row is saved and before any token names it; the gateway grants
+   * `agents.defaultPermissions` here. If it rejects, the agent is revoked and the request fails.
+   */
+  onAgentCreated?: AgentCreatedHook;
   /** Test-only knobs for the SSRF-guarded fetcher (loopback, a test CA). */
   fetcherForTests?: Pick<GuardedFetcherOptions, 'allowLoopback' | 'ca'>;
   /** How often other instances' revocations are pulled from the store (ms). */
@@ -70,21 +84,31 @@ export async function createOAuth(deps: OAuthDeps): Promise<OAuth> {
     metadataDocuments: fetcher ? createClientMetadataDocuments({ fetcher, clock }) : undefined,
   });
   const issuer = createTokenIssuer({ settings, keys, store, clock });
+  const provisioner = createAgentProvisioner({
+    agents: deps.store.agents,
+    maxPerUser: settings.agents.maxPerUser,
+    tokenExpiry: settings.agents.tokenExpiry,
+    onAgentCreated: deps.onAgentCreated,
+    logger,
+  });
   const verifier = createTokenVerifier({
     settings,
     keys,
     clock,
-    external: createExternalVerifier({ settings, agents: deps.store.agents, clock, logger }),
+    external: createExternalVerifier({ settings, agents: provisioner, clock, logger }),
   });
   const guard = createResourceGuard({ settings, verifier, revocations, clock, logger, enforceAuth: deps.config.oauth.enforceAuth });
   const authorizationServer = createAuthorizationServer({
     settings,
     store,
     agents: deps.store.agents,
+    provisioner,
     clients,
     keys,
     issuer,
+    verifier,
     revocations,
+    delegations: deps.delegations,
     clock,
     logger,
   });

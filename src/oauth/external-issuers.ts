@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { TrustedIssuerConfig } from '../config/oauth-schema.js';
-import type { AgentsRepo } from '../store/agents-repo.js';
-import { ensureAgent } from './agents.js';
+import type { AgentProvisioner } from './agents.js';
 import { createRemoteKeySet, verifyJwt, type JWTPayload, type RemoteKeySet } from './jwt.js';
 import type { OAuthSettings } from './oauth-settings.js';
 import type { ExternalTokenVerifier, TokenVerdict } from './verify-token.js';
@@ -14,7 +13,7 @@ import type { ExternalTokenVerifier, TokenVerdict } from './verify-token.js';
  */
 export function createExternalVerifier(deps: {
   settings: OAuthSettings;
-  agents: AgentsRepo;
+  agents: AgentProvisioner;
   clock: () => number;
   logger: Logger;
 }): ExternalTokenVerifier | undefined {
@@ -49,7 +48,7 @@ export function createExternalVerifier(deps: {
     const tenantClaim = config.claims.tenant ? p[config.claims.tenant] : undefined;
     const tenant = typeof tenantClaim === 'string' ? tenantClaim : null;
     const userId = `${config.issuer}#${subject}`;
-    const agent = await ensureAgent(deps.agents, { userId, tenant, client: { clientId, name: clientId }, now: deps.clock() });
+    const agent = await deps.agents.ensure({ userId, tenant, client: { clientId, name: clientId }, now: deps.clock() });
     if (!agent.ok) return { ok: false, failure: 'claim_invalid', message: agent.description };
     return {
       ok: true,
@@ -63,6 +62,7 @@ export function createExternalVerifier(deps: {
         jti: typeof p.jti === 'string' ? p.jti : `${config.issuer}#${subject}#${String(p.iat ?? p.exp)}`,
         expiresAt: (p.exp as number) * 1000,
         tenant,
+        derivedFrom: [],
         claims: p as JWTPayload,
       },
     };

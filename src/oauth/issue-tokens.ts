@@ -1,13 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { AdditionalClaimsContext } from '../config/oauth-schema.js';
 import type { OAuthStore } from '../store/oauth-store.js';
+import type { ActClaim } from './act-claim.js';
 import { signJwt } from './jwt.js';
 import { hashSecret, type OAuthSettings } from './oauth-settings.js';
 import { randomToken } from './random-token.js';
 import type { SigningKeys } from './signing-keys.js';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange-uris.js';
 
 /** Claims no `getAdditionalClaims` hook may set: they are what the resource server trusts. */
-const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'agent_id', 'scope', 'act', 'cnf', 'tenant']);
+const RESERVED = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'agent_id', 'scope', 'act', 'cnf', 'tenant', 'derived_from']);
+
+/** The grant a token comes from. */
+export type IssuedGrantType = AdditionalClaimsContext['grantType'] | typeof TOKEN_EXCHANGE_GRANT;
 
 export interface AccessTokenInput {
   subject: string;
@@ -17,7 +22,16 @@ export interface AccessTokenInput {
   resource: string;
   scopes: readonly string[];
   grantId: string | null;
-  grantType: AdditionalClaimsContext['grantType'];
+  grantType: IssuedGrantType;
+  /** Epoch ms the token must not outlive (the agent's, a subject token's or a delegation's end). */
+  notAfter?: number | null;
+  /** RFC 8693 §4.1: the delegation chain, current actor outermost (token exchange only). */
+  act?: ActClaim;
+  /**
+   * `jti`s of the tokens this one was exchanged from, oldest first (a private claim, RFC 7519
+   * §4.3): revoking any of them revokes this one too (see `resource-guard.ts`).
+   */
+  derivedFrom?: readonly string[];
 }
 
 /** The RFC 6749 §5.1 token response body. */
@@ -27,6 +41,11 @@ export interface TokenResponseBody {
   expires_in: number;
   scope: string;
   refresh_token?: string;
+}
+
+/** Whether a token capped at `notAfter` (epoch ms) would live at least one whole second. */
+export function hasLifetime(notAfter: number | null | undefined, now: number): boolean {
+  return notAfter == null || Math.floor(notAfter / 1000) > Math.floor(now / 1000);
 }
 
 export interface TokenIssuer {
@@ -44,18 +63,22 @@ export function createTokenIssuer(deps: { settings: OAuthSettings; keys: Signing
   async function issueAccessToken(input: AccessTokenInput) {
     const now = clock();
     const iat = Math.floor(now / 1000);
-    const exp = iat + settings.accessTokenTtl;
+    const ceiling = input.notAfter == null ? Number.POSITIVE_INFINITY : Math.floor(input.notAfter / 1000);
+    const exp = Math.min(iat + settings.accessTokenTtl, ceiling);
+    if (exp <= iat) throw new RangeError('issueAccessToken: notAfter leaves the token no lifetime');
     const jti = randomUUID();
-    const extra = settings.getAdditionalClaims
-      ? await settings.getAdditionalClaims({
-          subject: input.subject,
-          clientId: input.clientId,
-          agentId: input.agentId,
-          resource: input.resource,
-          scopes: input.scopes,
-          grantType: input.grantType,
-        })
-      : {};
+    // The hook's context names only the grants config knows; exchanged tokens get no extra claims.
+    const extra =
+      settings.getAdditionalClaims && input.grantType !== TOKEN_EXCHANGE_GRANT
+        ? await settings.getAdditionalClaims({
+            subject: input.subject,
+            clientId: input.clientId,
+            agentId: input.agentId,
+            resource: input.resource,
+            scopes: input.scopes,
+            grantType: input.grantType,
+          })
+        : {};
     const custom = Object.fromEntries(Object.entries(extra ?? {}).filter(([k]) => !RESERVED.has(k)));
     const token = await signJwt(
       {
@@ -67,6 +90,8 @@ export function createTokenIssuer(deps: { settings: OAuthSettings; keys: Signing
         agent_id: input.agentId,
         scope: input.scopes.join(' '),
         ...(input.tenant ? { tenant: input.tenant } : {}),
+        ...(input.act ? { act: input.act } : {}),
+        ...(input.derivedFrom && input.derivedFrom.length > 0 ? { derived_from: [...input.derivedFrom] } : {}),
         jti,
         iat,
         exp,
@@ -82,7 +107,7 @@ export function createTokenIssuer(deps: { settings: OAuthSettings; keys: Signing
       expiresAt: exp * 1000,
       revokedAt: null,
     });
-    return { token, jti, expiresIn: settings.accessTokenTtl };
+    return { token, jti, expiresIn: exp - iat };
   }
 
   async function issueRefreshToken(grantId: string, scope: string) {

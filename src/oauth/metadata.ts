@@ -1,4 +1,5 @@
 import { resourceUriFor, type OAuthSettings } from './oauth-settings.js';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange-uris.js';
 
 /** Client authentication methods at the token and revocation endpoints. */
 export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
@@ -7,7 +8,7 @@ export const TOKEN_ENDPOINT_AUTH_METHODS = ['none', 'client_secret_basic', 'clie
  * RFC 8414 authorization server metadata. `code_challenge_methods_supported` must be present or
  * MCP clients refuse to proceed (MCP 2025-11-25 "Authorization Code Protection"); only S256.
  */
-export function authorizationServerMetadata(settings: OAuthSettings): Record<string, unknown> {
+export function authorizationServerMetadata(settings: OAuthSettings, features: { tokenExchange: boolean }): Record<string, unknown> {
   return {
     issuer: settings.issuer,
     authorization_endpoint: settings.endpoints.authorize,
@@ -18,7 +19,8 @@ export function authorizationServerMetadata(settings: OAuthSettings): Record<str
     scopes_supported: settings.scopes,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    // RFC 8693 token exchange is advertised only when the gateway wired policy's delegations.
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', ...(features.tokenExchange ? [TOKEN_EXCHANGE_GRANT] : [])],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: TOKEN_ENDPOINT_AUTH_METHODS,

@@ -38,6 +38,9 @@ export interface OAuthRejection {
   status?: number;
 }
 
+/** What a token-endpoint grant handler answers: the RFC 6749 §5.1 body, or a refusal. */
+export type GrantOutcome = { ok: true; body: object } | { ok: false; rejection: OAuthRejection };
+
 /** Builds a rejection. */
 export function reject(error: OAuthErrorCode, description: string, status?: number): OAuthRejection {
   return status === undefined ? { error, description } : { error, description, status };

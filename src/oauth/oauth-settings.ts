@@ -54,6 +54,8 @@ export interface OAuthSettings {
   registration: OAuthConfig['registration'];
   clientMetadataDocuments: OAuthConfig['clientMetadataDocuments'];
   trustedIssuers: OAuthConfig['trustedIssuers'];
+  /** The `agents` config OAuth applies when it creates agents (consent, client_credentials). */
+  agents: { maxPerUser: number | undefined; tokenExpiry: number | undefined };
 }
 
 /** The resource URI of one MCP server behind the gateway (RFC 8707 / RFC 9728 `resource`). */
@@ -152,5 +154,6 @@ export function compileOAuthSettings(config: GatewayConfig): OAuthSettings {
     registration: o.registration,
     clientMetadataDocuments: o.clientMetadataDocuments,
     trustedIssuers: o.trustedIssuers as OAuthConfig['trustedIssuers'],
+    agents: Object.freeze({ maxPerUser: config.agents.maxPerUser, tokenExpiry: config.agents.tokenExpiry }),
   });
 }

@@ -29,7 +29,8 @@ export type AuthOutcome =
 /** Checks the bearer token of a request to `/mcp/{server}` (RFC 6750, RFC 9068, RFC 8707). */
 export interface ResourceGuard {
   /**
-   * hot path on a cache hit: an LRU get, a revoked-jti Map lookup, a string compare and a scope
+   * hot path on a cache hit: an LRU get, revoked-jti Map lookups (one, plus one per token an
+   * exchanged token came from), a string compare and a scope
    * check; no await on I/O. A miss verifies the JWT once (≈ 0.3 ms) and caches it until `exp`.
    * `requiredScopes` defaults to `oauth.requiredScopes`; pass more for step-up (403).
    */
@@ -57,6 +58,8 @@ interface CacheEntry {
   audience: string;
   scopeSet: ReadonlySet<string>;
   hasRequired: boolean;
+  /** `jti`s of the tokens this one was exchanged from (RFC 8693); empty for most tokens. */
+  derivedFrom: readonly string[];
 }
 
 interface ServerChallenges {
@@ -142,6 +145,8 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
   function decide(entry: CacheEntry, c: ServerChallenges, required: readonly string[] | undefined): AuthOutcome {
     if (entry.validUntil <= clock()) return invalidToken(c, 'token expired');
     if (revocations.has(entry.principal.jti)) return invalidToken(c, 'token revoked');
+    // An exchanged token dies with the token it came from: a loop over an empty array for most.
+    for (const jti of entry.derivedFrom) if (revocations.has(jti)) return invalidToken(c, 'token revoked');
     // RFC 8707 / MCP: a token is only good at the one resource it was issued for.
     if (entry.audience !== c.resource) return invalidToken(c, 'token audience is not this resource');
     const ok = required === undefined ? entry.hasRequired : required.every((s) => entry.scopeSet.has(s));
@@ -196,7 +201,7 @@ function toEntry(t: VerifiedToken, required: readonly string[], toleranceMs: num
     key: `agent:${t.agentId}`,
   });
   const hasRequired = required.every((s) => scopeSet.has(s));
-  return { principal, validUntil: t.expiresAt + toleranceMs, audience: t.audience, scopeSet, hasRequired };
+  return { principal, validUntil: t.expiresAt + toleranceMs, audience: t.audience, scopeSet, hasRequired, derivedFrom: t.derivedFrom };
 }
 
 function describe(failure: string): string {

@@ -33,17 +33,20 @@ export function createRevocationList(options: RevocationListOptions): Revocation
   // Re-read a little behind the cursor: rows committed by another instance with an earlier
   // timestamp than ours must not be skipped. Duplicates are harmless in a Map.
   const overlapMs = 5000;
+  // The guard accepts a token up to its clock tolerance (30 s) past `exp`; keep a revoked jti at
+  // least that long, or a revoked token would pass again in the tolerance window.
+  const graceMs = 60_000;
   let cursor = 0;
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<void> | undefined;
 
   function prune(now: number): void {
-    for (const [jti, exp] of revoked) if (exp <= now) revoked.delete(jti);
+    for (const [jti, exp] of revoked) if (exp + graceMs <= now) revoked.delete(jti);
   }
 
   async function pull(): Promise<void> {
     const now = clock();
-    const rows = await store.listRevokedAccessTokens(Math.max(0, cursor - overlapMs), now);
+    const rows = await store.listRevokedAccessTokens(Math.max(0, cursor - overlapMs), now - graceMs);
     for (const row of rows) {
       revoked.set(row.jti, row.expiresAt);
       if (row.revokedAt > cursor) cursor = row.revokedAt;

@@ -1,39 +1,48 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { AgentsRepo } from '../store/agents-repo.js';
+import type { AgentRow, AgentsRepo } from '../store/agents-repo.js';
 import type { OAuthStore } from '../store/oauth-store.js';
-import { ensureAgent, usable } from './agents.js';
+import { usable, type AgentProvisioner } from './agents.js';
 import type { ClientDirectory, OAuthClient } from './client-directory.js';
-import type { TokenIssuer } from './issue-tokens.js';
-import { errorResponse, jsonResponse, reject, type OAuthRejection } from './oauth-errors.js';
+import { hasLifetime, type TokenIssuer } from './issue-tokens.js';
+import { errorResponse, jsonResponse, reject, type GrantOutcome, type OAuthRejection } from './oauth-errors.js';
 import { hashSecret, type OAuthSettings } from './oauth-settings.js';
 import { verifyPkce } from './pkce.js';
 import type { RevocationList } from './revocation-list.js';
+import { createTokenExchange, TOKEN_EXCHANGE_SINGLE, type DelegationLookup } from './token-exchange.js';
+import { TOKEN_EXCHANGE_GRANT } from './token-exchange-uris.js';
+import type { TokenVerifier } from './verify-token.js';
 
 /**
  * `/oauth/token` (OAuth 2.1 §3.2): authorization_code (single use; a replay revokes what the
- * code issued), refresh_token (rotated; reuse revokes the whole grant, RFC 9700 §4.14.2) and
- * client_credentials for machine agents. RFC 8693 token exchange arrives with delegation.
+ * code issued), refresh_token (rotated; reuse revokes the whole grant, RFC 9700 §4.14.2),
+ * client_credentials for machine agents, and RFC 8693 token exchange for delegation (when the
+ * gateway passes `delegations`; see `token-exchange.ts`). No access token outlives its agent.
  */
 export interface TokenEndpointDeps {
   settings: OAuthSettings;
   store: OAuthStore;
   agents: AgentsRepo;
+  provisioner: AgentProvisioner;
   clients: ClientDirectory;
   issuer: TokenIssuer;
+  verifier: TokenVerifier;
   revocations: RevocationList;
+  /** Policy's live delegation chains; without it token exchange is not offered. */
+  delegations: DelegationLookup | undefined;
   clock: () => number;
   logger: Logger;
 }
 
 const MAX_BODY_BYTES = 16 * 1024;
-const SINGLE = ['grant_type', 'code', 'redirect_uri', 'code_verifier', 'refresh_token', 'scope', 'client_id', 'client_secret'];
+const SINGLE = ['grant_type', 'code', 'redirect_uri', 'code_verifier', 'refresh_token', 'scope', 'client_id', 'client_secret', ...TOKEN_EXCHANGE_SINGLE];
 
-type Outcome = { ok: true; body: object } | { ok: false; rejection: OAuthRejection };
+type Outcome = GrantOutcome;
 
 export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request) => Promise<Response> {
   const { settings, store, clock, logger } = deps;
   const fail = (error: OAuthRejection['error'], description: string): Outcome => ({ ok: false, rejection: reject(error, description) });
+  const exchange = deps.delegations ? createTokenExchange({ ...deps, delegations: deps.delegations }) : undefined;
 
   async function revokeGrant(grantId: string, reason: string): Promise<void> {
     const revoked = await store.revokeGrant(grantId, clock(), reason);
@@ -77,11 +86,12 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request)
       subject: grant.userId ?? client.clientId,
       clientId: client.clientId,
       agentId: grant.agentId,
-      tenant: agent.tenant,
+      tenant: agent.agent.tenant,
       resource: grant.resource,
       scopes: grant.scope.split(' ').filter(Boolean),
       grantId: grant.id,
       grantType: 'authorization_code',
+      notAfter: agent.agent.expiresAt,
       withRefresh: client.grantTypes.includes('refresh_token'),
     });
     return { ok: true, body };
@@ -119,11 +129,12 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request)
       subject: grant.userId ?? client.clientId,
       clientId: client.clientId,
       agentId: grant.agentId,
-      tenant: agent.tenant,
+      tenant: agent.agent.tenant,
       resource: grant.resource,
       scopes,
       grantId: grant.id,
       grantType: 'refresh_token',
+      notAfter: agent.agent.expiresAt,
     });
     // The new refresh token keeps the grant's scope; narrowing applies to this access token only.
     const refresh = await deps.issuer.issueRefreshToken(grant.id, row.scope);
@@ -145,8 +156,9 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request)
     const bad = scopes.filter((s) => !allowed.includes(s));
     if (bad.length > 0) return fail('invalid_scope', `scope not allowed: ${bad.join(' ')}`);
     const now = clock();
-    const agent = await ensureAgent(deps.agents, { userId: null, tenant: client.tenant, client, now });
-    if (!agent.ok) return fail('invalid_grant', agent.description);
+    const agent = await deps.provisioner.ensure({ userId: null, tenant: client.tenant, client, now });
+    if (!agent.ok) return fail(agent.error === 'server_error' ? 'server_error' : 'invalid_grant', agent.description);
+    if (!hasLifetime(agent.agent.expiresAt, now)) return fail('invalid_grant', `agent ${agent.agent.id} expires within a second`);
     const grantId = randomUUID();
     await store.insertGrant({
       id: grantId,
@@ -168,16 +180,21 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request)
       scopes,
       grantId,
       grantType: 'client_credentials',
+      notAfter: agent.agent.expiresAt,
       withRefresh: false,
     });
     return { ok: true, body };
   }
 
-  async function agentFor(agentId: string): Promise<{ ok: true; tenant: string | null } | { ok: false; rejection: OAuthRejection }> {
+  /** The grant's agent, if it may still receive a token (one that lives at least a second). */
+  async function agentFor(agentId: string): Promise<{ ok: true; agent: AgentRow } | { ok: false; rejection: OAuthRejection }> {
     const agent = await deps.agents.get(agentId);
     if (!agent) return { ok: false, rejection: reject('invalid_grant', 'agent no longer exists') };
-    const check = usable(agent, clock());
-    return check.ok ? { ok: true, tenant: agent.tenant } : { ok: false, rejection: reject('invalid_grant', check.description) };
+    const now = clock();
+    const check = usable(agent, now);
+    if (!check.ok) return { ok: false, rejection: reject('invalid_grant', check.description) };
+    if (!hasLifetime(agent.expiresAt, now)) return { ok: false, rejection: reject('invalid_grant', `agent ${agent.id} expires within a second`) };
+    return { ok: true, agent };
   }
 
   return async (request) => {
@@ -208,6 +225,10 @@ export function createTokenEndpoint(deps: TokenEndpointDeps): (request: Request)
         break;
       case 'client_credentials':
         outcome = await clientCredentials(form, auth.client);
+        break;
+      case TOKEN_EXCHANGE_GRANT:
+        // Token exchange is only offered when the gateway passes the policy's delegations.
+        outcome = exchange ? await exchange(form, auth.client) : fail('unsupported_grant_type', 'token exchange is not enabled');
         break;
       default:
         outcome = fail('unsupported_grant_type', `grant_type ${grantType.slice(0, 100)} is not supported`);

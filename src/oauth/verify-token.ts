@@ -14,6 +14,8 @@ export interface VerifiedToken {
   jti: string;
   expiresAt: number;
   tenant: string | null;
+  /** `jti`s of the tokens this one was exchanged from (RFC 8693), oldest first; empty otherwise. */
+  derivedFrom: readonly string[];
   claims: JWTPayload;
 }
 
@@ -41,6 +43,8 @@ export interface TokenVerifierOptions {
 /** Only ES256: an HS256 or RS256 token can never be accepted, whatever its header says. */
 const OUR_ALGORITHMS = ['ES256'] as const;
 const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'agent_id'] as const;
+/** Longest exchange lineage a token may carry (the policy engine follows at most 16 links). */
+export const MAX_DERIVED_FROM = 16;
 
 /** Builds the verifier for our own RFC 9068 access tokens (and trusted issuers' via `external`). */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
@@ -83,6 +87,14 @@ function toVerified(p: JWTPayload): TokenVerdict {
   const clientId = p.client_id;
   const agentId = p.agent_id;
   const scope = p.scope ?? '';
+  const derivedFrom = p.derived_from ?? [];
+  if (
+    !Array.isArray(derivedFrom) ||
+    derivedFrom.length > MAX_DERIVED_FROM ||
+    !derivedFrom.every((j): j is string => typeof j === 'string')
+  ) {
+    return { ok: false, failure: 'claim_invalid', message: 'token claims malformed' };
+  }
   if (
     typeof aud !== 'string' ||
     typeof sub !== 'string' ||
@@ -107,6 +119,7 @@ function toVerified(p: JWTPayload): TokenVerdict {
       jti,
       expiresAt: exp * 1000,
       tenant: typeof p.tenant === 'string' ? p.tenant : null,
+      derivedFrom: Object.freeze(derivedFrom),
       claims: p,
     },
   };

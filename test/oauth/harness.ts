@@ -40,7 +40,13 @@ let cachedHash: Promise<string> | undefined;
 export interface HarnessOptions {
   servers?: string[];
   oauth?: GatewayConfigInput['oauth'];
+  /** The `agents` config section (maxPerUser, tokenExpiry, …). */
+  agents?: GatewayConfigInput['agents'];
+  /** More pre-registered clients, next to MACHINE. */
+  clients?: NonNullable<NonNullable<GatewayConfigInput['oauth']>['preRegisteredClients']>;
   fetcherForTests?: OAuthDeps['fetcherForTests'];
+  delegations?: OAuthDeps['delegations'];
+  onAgentCreated?: OAuthDeps['onAgentCreated'];
 }
 
 /** Starts the authorization server and the guarded stand-in MCP route. */
@@ -78,10 +84,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       users: [{ username: USER.username, passwordHash, name: 'Alice' }],
       preRegisteredClients: [
         { clientId: MACHINE.clientId, clientSecret: MACHINE.clientSecret, name: 'Nightly job', grantTypes: ['client_credentials'] },
+        ...(options.clients ?? []),
       ],
       registration: { maxPerMinutePerIp: 1000 },
       ...options.oauth,
     },
+    ...(options.agents ? { agents: options.agents } : {}),
   });
   const logger = pino({ level: 'silent' });
   const oauth = await createOAuth({
@@ -90,6 +98,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     clock: () => clock.now,
     logger,
     fetcherForTests: options.fetcherForTests,
+    delegations: options.delegations,
+    onAgentCreated: options.onAgentCreated,
   });
 
   const root = new Hono();

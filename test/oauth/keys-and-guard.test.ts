@@ -71,7 +71,7 @@ describe('signing keys', () => {
 describe('resource guard', () => {
   const verified = (resource: string) => ({
     ok: true as const,
-    token: { issuer: 'i', subject: 's', clientId: 'c', agentId: 'a', audience: resource, scopes: ['mcp'], jti: 'j1', expiresAt: Date.now() + 60_000, tenant: null, claims: {} },
+    token: { issuer: 'i', subject: 's', clientId: 'c', agentId: 'a', audience: resource, scopes: ['mcp'], jti: 'j1', expiresAt: Date.now() + 60_000, tenant: null, derivedFrom: [], claims: {} },
   });
 
   function guardWith(verifier: TokenVerifier, enforceAuth = true) {
