@@ -108,7 +108,13 @@ export function createCallGate(deps: CallGateDeps): CallGate {
           return { ok: false, response: unaudited(request) };
         }
       }
+      // A call has one final answer. The relay can still hear of a transport failure after it
+      // passed the answer on (an SSE stream that breaks after its response event): the first
+      // answer is the one the client got, so only it is settled and recorded.
+      let answered = false;
       const hook: FinalHook = (final, status) => {
+        if (answered) return;
+        answered = true;
         if (reservation) settle(policy!, reservation, final);
         recorder?.outcome(allowed, final, status);
       };
