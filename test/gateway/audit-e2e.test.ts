@@ -6,6 +6,8 @@
  * recovering by itself once the store does.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -38,17 +40,20 @@ const policy = buildPolicy({
 
 let gw: TestGateway;
 let upstream: Fixture;
+let breaking: Server;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-e2e-'));
 const recorded = join(dir, 'ids.jsonl');
 
 beforeAll(async () => {
   upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded } });
+  breaking = await startBreakingUpstream();
   gw = await startGateway(
     {
       servers: {
         // The same upstream twice: one route keeps arguments, the other only their digest.
         kept: { transport: 'http', url: upstream.url, auditArguments: true },
         plain: { transport: 'http', url: upstream.url },
+        breaking: { transport: 'http', url: `http://127.0.0.1:${(breaking.address() as AddressInfo).port}/mcp`, protocol: 'legacy' },
       },
     },
     { authenticate: agentHeader, policy: policy.engine },
@@ -58,8 +63,34 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await upstream?.stop();
+  await new Promise((resolve) => (breaking ? breaking.close(resolve) : resolve(undefined)));
   rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A 2025-era upstream that answers a tool call on an SSE stream and then, instead of ending the
+ * stream, breaks the connection: the answer was delivered, and then the transport failed.
+ */
+function startBreakingUpstream(): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST') return void res.writeHead(405).end();
+    let text = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    req.on('end', () => {
+      const msg = JSON.parse(text) as { id?: unknown; method: string; params?: { protocolVersion?: string } };
+      if (msg.id === undefined) return void res.writeHead(202).end();
+      if (msg.method === 'initialize') {
+        const result = { protocolVersion: msg.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'breaking', version: '1' } };
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'breaking-session' });
+        return void res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: 'answered' }] } })}\n\n`);
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
 
 const connect = (server: string) => connectV1(gw.mcp(server), { headers: { 'x-test-agent': 'alice' } });
 
@@ -192,5 +223,31 @@ describe('audit records through the gateway', () => {
     expect(attemptFor({ text: 'locked-1' })).toBeUndefined();
     expect(attemptFor({ text: 'locked-2' })).toBeUndefined();
     await client.close();
+  });
+
+  it('one call, one outcome: a transport failure after the answer does not add a second one', async () => {
+    // A plain HTTP client, so the test can wait for the gateway to finish the call (the end of
+    // its SSE answer comes after the relay has handled the broken upstream stream).
+    const url = gw.mcp('breaking');
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-test-agent': 'alice' };
+    const post = async (body: object) => {
+      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', ...body }), signal: AbortSignal.timeout(5000) });
+      return { res, text: await res.text() };
+    };
+    const init = await post({ id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    headers['mcp-session-id'] = init.res.headers.get('mcp-session-id')!;
+    headers['mcp-protocol-version'] = '2025-06-18';
+    await post({ method: 'notifications/initialized' });
+    const args = { text: 'breaks-after-answer' };
+    const call = await post({ id: 1, method: 'tools/call', params: { name: 'echo', arguments: args } });
+    expect(call.text).toContain('answered');
+    const attempt = attemptFor(args)!;
+    // An outcome of a later call is committed after anything this one queued.
+    const later = await connect('plain');
+    const next = { text: 'after-break' };
+    await later.client.callTool({ name: 'echo', arguments: next });
+    await eventually(() => outcomeFor(attemptFor(next)!.requestKey), 'the later outcome');
+    await later.close();
+    expect(rows({ requestKey: attempt.requestKey, kind: 'outcome' })).toEqual([expect.objectContaining({ status: 'ok', isError: false })]);
   });
 });
