@@ -14,9 +14,9 @@ export async function runAuditVerify(argv: string[]): Promise<number> {
     options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
   });
   const source = await loadAuditSource(values.config);
-  const secret = await readAuditSecret(source);
   // Opening a reader first turns "no audit log here" into a clear message rather than a SQL error.
   openAuditReader(source).close();
+  const secret = await readAuditSecret(source);
   let result: Awaited<ReturnType<typeof verifyAuditChain>>;
   try {
     result = await verifyAuditChain(source.file, { secret });
