@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { verifyPassword } from '../src/oauth/password.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, startNodeProcess } from './helpers/processes.js';
 
@@ -34,9 +35,10 @@ interface Run {
 }
 
 /** Runs the binary to completion (SIGKILLed if it outlives the timeout). */
-function run(args: string[]): Promise<Run> {
+function run(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (stdin !== undefined) child.stdin!.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -194,5 +196,21 @@ describe('start', () => {
       await gateway.stop();
     }
     expect({ code: gateway.child.exitCode, signal: gateway.child.signalCode }).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('portcullis hash-password', () => {
+  it('hashes the password read on stdin into the form oauth.users takes, and the hash verifies', async () => {
+    const { code, stdout } = await run(['hash-password'], 'correct horse battery staple\n');
+    expect(code).toBe(0);
+    const hash = stdout.trim();
+    expect(hash).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[\w-]+\$[\w-]+$/);
+    expect(await verifyPassword('correct horse battery staple', hash)).toBe(true);
+    expect(await verifyPassword('wrong', hash)).toBe(false);
+  });
+
+  it('refuses a password given as an argument (it would land in shell history) and an empty stdin', async () => {
+    expect((await run(['hash-password', 'secret'])).code).toBe(2);
+    expect((await run(['hash-password'], '')).code).toBe(2);
   });
 });

@@ -11,6 +11,7 @@ import type { PolicyEngine } from '../policy/index.js';
 import { guardAuthenticator } from './authenticate.js';
 import { createCallGate, type CallRecorder } from './call-gate.js';
 import { openAudit } from './open-audit.js';
+import { delegationLookup } from './delegation-lookup.js';
 import { startPolicy } from '../admin/start-policy.js';
 import { createAdminRoutes } from './admin-routes.js';
 import { createAdminAuditRoutes } from './admin-audit-routes.js';
@@ -70,17 +71,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     );
   }
 
-  const oauth = await createOAuth({ config, store: { oauth: store.oauth, agents: store.agents }, clock, logger });
+  const policy = options.policy === undefined ? await startPolicy({ store, config, now: clock, logger }) : undefined;
+  const engine = policy?.engine ?? options.policy ?? undefined;
+  const oauth = await createOAuth({
+    config,
+    store: { oauth: store.oauth, agents: store.agents },
+    clock,
+    logger,
+    delegations: engine ? delegationLookup(engine.index) : undefined,
+    // An agent made at consent or by client_credentials joins the live policy (and gets
+    // agents.defaultPermissions) before any token names it.
+    onAgentCreated: policy ? async (agent) => void (await policy.admin.adoptAgent(agent.id)) : undefined,
+  });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
   const audit = options.recorder === undefined ? await openAudit(config, secret, clock, logger) : undefined;
-  const policy = options.policy === undefined ? await startPolicy({ store, config, now: clock, logger }) : undefined;
-  const gate = createCallGate({ policy: policy?.engine ?? options.policy ?? undefined, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const gate = createCallGate({ policy: engine, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
   if (policy?.adminKey) {
-    app.route('/admin', createAdminRoutes({ admin: policy.admin, key: policy.adminKey, logger }));
+    // The audit routes answer only /audit…; the policy routes answer every other /admin path.
     if (audit) app.route('/admin', createAdminAuditRoutes({ file: config.database.url, key: policy.adminKey }));
+    app.route('/admin', createAdminRoutes({ admin: policy.admin, key: policy.adminKey, maxBodyBytes: config.admin.maxBodyBytes, logger }));
   }
   app.get('/healthz', (c) =>
     c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()) }),

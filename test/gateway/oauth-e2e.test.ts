@@ -26,6 +26,8 @@ beforeAll(async () => {
   upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded, RECORD_HEADERS: '1' } });
   gw = await startGateway({
     oauth: { enforceAuth: true, users: [{ username: USER.username, passwordHash: await hashPassword(USER.password, 1024) }] },
+    // Every agent a consent creates may call every tool: this suite is about OAuth, not policy.
+    agents: { defaultPermissions: [{ resource: 'mcp:**', actions: ['call', 'read', 'get', 'list'] }] },
     servers: { demo: DEMO_STDIO, legacy: { transport: 'http', url: upstream.url } },
   });
 });
