@@ -10,6 +10,9 @@ export const auditConfigSchema = z.strictObject({
   durability: z.enum(['process', 'power']).default('process'),
   /** Prune records older than this many days, in the background; verify keeps working. */
   retentionDays: z.number().positive().optional(),
-  /** Keys whose values are redacted wherever they appear in stored arguments. */
-  redactKeys: z.array(z.string().min(1)).default(['password', 'token', 'secret', 'authorization', 'apiKey', 'api_key']),
+  /**
+   * Keys whose values are redacted wherever they appear in stored arguments; by default the
+   * audit log's own list (passwords, tokens, secrets, keys, cookies, credentials, …).
+   */
+  redactKeys: z.array(z.string().min(1)).optional(),
 });

@@ -18,7 +18,8 @@ export function createAuditRecorder(opts: {
 }): CallRecorder {
   const nextKey = createRequestKeyFactory();
   const keys = new WeakMap<object, string>();
-  const onLost = (err: Error) => opts.logger.error({ err: err.message }, 'audit outcome not written; it will read outcome_unknown');
+  const onLost = (err: Error) => opts.logger.error({ err: err.message }, 'audit outcome not written; the attempt will read outcome_unknown');
+  const onDenialLost = (err: Error) => opts.logger.error({ err: err.message }, 'audit record of a denied call not written');
 
   function attemptOf(record: CallRecord, key: string): AuditAttempt {
     const id = record.ctx.identity;
@@ -50,7 +51,7 @@ export function createAuditRecorder(opts: {
       await opts.writer.append(attemptOf(record, key));
     },
     denied(record) {
-      opts.writer.append(attemptOf(record, nextKey())).catch(onLost);
+      opts.writer.append(attemptOf(record, nextKey())).catch(onDenialLost);
     },
     outcome(attempt, final) {
       const key = keys.get(attempt);
@@ -63,9 +64,14 @@ export function createAuditRecorder(opts: {
         status: statusOf(error?.code),
         isError: error !== undefined || final.result?.isError === true,
         latencyMs: opts.clock() - attempt.startedAt,
+        // The who and what again, so filters on outcomes find the same calls as on attempts.
         agent: attempt.ctx.identity?.agentId ?? attempt.ctx.principal,
+        user: attempt.ctx.identity?.subject ?? null,
+        tenant: attempt.ctx.identity?.tenant ?? null,
         server: attempt.ctx.server,
         tool: attempt.target,
+        method: attempt.request.method,
+        requestId: attempt.request.id,
       };
       opts.writer.append(outcome).catch(onLost);
     },

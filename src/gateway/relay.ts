@@ -93,11 +93,11 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
     res.end();
   } catch (err) {
     if (!open) throw err; // nothing sent yet: the caller answers with an HTTP error
+    // A stream that breaks after its response went out has answered already: just end it.
+    const answered = last !== undefined || opts.requestId === null;
     const wire = toWireError(err, opts.server, opts.requestId);
-    if (opts.requestId !== null) opts.onFinal?.(errorResponse(wire), wire.status);
-    if (!res.writableEnded && !res.destroyed) {
-      res.end(opts.requestId === null ? undefined : formatSseEvent(serializeWireError(wire)));
-    }
+    if (!answered) opts.onFinal?.(errorResponse(wire), wire.status);
+    if (!res.writableEnded && !res.destroyed) res.end(answered ? undefined : formatSseEvent(serializeWireError(wire)));
   } finally {
     res.off('close', onClientGone);
   }
