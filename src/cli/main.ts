@@ -1,31 +1,26 @@
 import { isPortcullisError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { auditCommand } from './audit-command.js';
 import { CliError, type CliCommand } from './command.js';
-import { hashPasswordCommand } from './hash-password.js';
-import { agentsCommand } from './policy-agents.js';
-import { budgetCommand } from './policy-budget.js';
-import { delegateCommand } from './policy-delegate.js';
-import { explainCommand } from './policy-explain.js';
-import { grantCommand } from './policy-grant.js';
-import { revokeCommand } from './policy-revoke.js';
-import { startCommand } from './start.js';
 
-/** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand[] = [
-  startCommand,
-  agentsCommand,
-  grantCommand,
-  revokeCommand,
-  delegateCommand,
-  budgetCommand,
-  explainCommand,
-  auditCommand,
-  hashPasswordCommand,
+/**
+ * Every command, in the order the help lists them, loaded only when it runs: a one-shot command
+ * such as `audit verify` does not pay for loading the whole gateway.
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<CliCommand>]> = [
+  ['start', async () => (await import('./start.js')).startCommand],
+  ['agents', async () => (await import('./policy-agents.js')).agentsCommand],
+  ['grant', async () => (await import('./policy-grant.js')).grantCommand],
+  ['revoke', async () => (await import('./policy-revoke.js')).revokeCommand],
+  ['delegate', async () => (await import('./policy-delegate.js')).delegateCommand],
+  ['budget', async () => (await import('./policy-budget.js')).budgetCommand],
+  ['explain', async () => (await import('./policy-explain.js')).explainCommand],
+  ['audit', async () => (await import('./audit-command.js')).auditCommand],
+  ['hash-password', async () => (await import('./hash-password.js')).hashPasswordCommand],
 ];
 
-function help(): string {
-  const lines = COMMANDS.map((c) => `  portcullis ${c.summary}`);
+async function help(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map(([, load]) => load()));
+  const lines = commands.map((c) => `  portcullis ${c.summary}`);
   return `portcullis ${VERSION} — an MCP gateway: OAuth, per-call policy, audit, streaming forwarding
 
 Usage:
@@ -44,14 +39,14 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(help());
+    process.stdout.write(await help());
     return 0;
   }
   if (first === undefined) return usageError('no command given');
-  const command = COMMANDS.find((c) => c.name === first);
-  if (!command) return usageError(first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`);
+  const entry = COMMANDS.find(([name]) => name === first);
+  if (!entry) return usageError(first.startsWith('-') ? `unknown option "${first}"` : `unknown command "${first}"`);
   try {
-    return await command.run(rest);
+    return await (await entry[1]()).run(rest);
   } catch (err) {
     if (err instanceof CliError) {
       process.stderr.write(`portcullis: ${err.message}\n`);
@@ -63,15 +58,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     // parseArgs' own errors (unknown flag, missing value) are usage errors.
     if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`portcullis: ${err.message}\n\n${help()}`);
+      process.stderr.write(`portcullis: ${err.message}\n\n${await help()}`);
       return 2;
     }
     throw err;
   }
 }
 
-function usageError(message: string): number {
+async function usageError(message: string): Promise<number> {
   // The help goes to stderr with the reason, not into piped output.
-  process.stderr.write(`portcullis: ${message}\n\n${help()}`);
+  process.stderr.write(`portcullis: ${message}\n\n${await help()}`);
   return 2;
 }
