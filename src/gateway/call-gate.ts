@@ -53,7 +53,7 @@ export interface CallGateDeps {
 export interface CallGate {
   isGated(method: string): boolean;
   /** hot path: one cached decision, one queued record awaited, one closure. */
-  admit(ctx: McpContext, request: RequestMessage): Promise<Admission>;
+  admit(ctx: McpContext, request: RequestMessage): Admission | Promise<Admission>;
   /** A hook that filters a `tools/list` answer to what the caller may call, or undefined. */
   listHook(ctx: McpContext, request: RequestMessage): FinalHook | undefined;
 }
@@ -68,7 +68,8 @@ export function createCallGate(deps: CallGateDeps): CallGate {
   const { policy, recorder, clock } = deps;
 
   return {
-    isGated: (method) => method in GATED,
+    // Nothing to decide and nothing to record (benchmarks, embedding): the gate costs nothing.
+    isGated: policy || recorder ? (method) => method in GATED : () => false,
 
     async admit(ctx, request) {
       const gated = GATED[request.method];

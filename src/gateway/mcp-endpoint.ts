@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Identity } from './authenticate.js';
 import type { CallGate } from './call-gate.js';
 import { ClientStream, errorResponse, type FinalHook } from './client-stream.js';
-import type { JsonRpcId, Message } from './jsonrpc/message.js';
+import type { JsonRpcId, Message, RequestMessage } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
 import type { McpContext, ServerRoute } from './routes/server-route.js';
@@ -88,7 +88,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
     if (era.era === 'modern') {
-      const gated = await pass(ctx, message, answering);
+      const passed = pass(ctx, message, answering);
+      const gated = passed instanceof Promise ? await passed : passed;
       return gated && route.modern(gated, message, era.version);
     }
 
@@ -102,9 +103,12 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     if (!era.sessionId) {
       return sendWireError(res, wireError(400, RpcCode.INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required (send initialize first)', { id }));
     }
-    const session = await sessions.find(era.sessionId, ctx.server, ctx.principal);
+    // hot path: a live session and an ungated method resolve without awaiting a promise.
+    const found = sessions.find(era.sessionId, ctx.server, ctx.principal);
+    const session = found instanceof Promise ? await found : found;
     if (!session) return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, 'Session not found', { id }));
-    const gated = await pass(ctx, message, answering);
+    const passed = pass(ctx, message, answering);
+    const gated = passed instanceof Promise ? await passed : passed;
     return gated && route.sessionMessage(gated, session, message);
   }
 
@@ -112,12 +116,16 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
    * The gate (policy, then the awaited audit attempt) for the methods it decides; the caller's
    * context gains the hook that sees the final answer. Undefined: the gate answered already.
    */
-  async function pass(ctx: McpContext, message: Message, answering: Answering): Promise<McpContext | undefined> {
+  function pass(ctx: McpContext, message: Message, answering: Answering): McpContext | undefined | Promise<McpContext | undefined> {
     if (message.kind !== 'request') return ctx;
     if (!gate.isGated(message.method)) {
       const hook = gate.listHook(ctx, message);
       return hook ? { ...ctx, outcome: hook } : ctx;
     }
+    return admitted(ctx, message, answering);
+  }
+
+  async function admitted(ctx: McpContext, message: RequestMessage, answering: Answering): Promise<McpContext | undefined> {
     const admission = await gate.admit(ctx, message);
     if (!admission.ok) {
       new ClientStream(ctx.res).final(admission.response);

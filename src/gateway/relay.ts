@@ -10,8 +10,8 @@ import { serializeWireError, toWireError } from './wire-error.js';
 export interface RelayOptions {
   server: string;
   limits: MessageLimits;
-  /** Headers for the client (the gateway's `Mcp-Session-Id`). */
-  headers?: Record<string, string>;
+  /** The gateway's `Mcp-Session-Id` for the client, when the answer belongs to a session. */
+  sessionId?: string;
   /** The id of the client request being answered, for an error sent mid-stream. */
   requestId: JsonRpcId | null;
   /** Sees (and may replace) the final response, or hears the error that ended the stream. */
@@ -31,7 +31,7 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   const status = up.statusCode;
   if (status === 202 || status === 204) {
     await up.body.dump();
-    res.writeHead(status, opts.headers).end();
+    res.writeHead(status, opts.sessionId === undefined ? undefined : { 'mcp-session-id': opts.sessionId }).end();
     return undefined;
   }
   if (isEventStream(contentType) && status === 200) return relaySse(up, res, opts);
@@ -49,10 +49,13 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
     message = replaced;
     body = serializeMessage(message);
   }
-  const headers: Record<string, string | number> = opts.headers ? { ...opts.headers } : {};
-  headers['content-type'] = 'application/json';
-  headers['content-length'] = Buffer.byteLength(body);
-  res.writeHead(status, headers);
+  const { sessionId } = opts;
+  res.writeHead(
+    status,
+    sessionId === undefined
+      ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+      : { 'mcp-session-id': sessionId, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+  );
   res.end(body);
   return message;
 }
@@ -65,7 +68,7 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
   const openStream = () => {
     if (open) return;
     open = true;
-    res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
+    res.writeHead(200, opts.sessionId === undefined ? SSE_HEADERS : { 'mcp-session-id': opts.sessionId, ...SSE_HEADERS });
   };
   if (opts.requestId === null) {
     openStream();

@@ -77,12 +77,25 @@ export class SessionRegistry {
    * hot path: one Map lookup. The store is read only for a session this process has not seen
    * (after a restart). A session of another server or identity is reported as absent.
    */
-  async find(id: string, server: string, principal: string): Promise<ClientSession | undefined> {
+  find(id: string, server: string, principal: string): ClientSession | undefined | Promise<ClientSession | undefined> {
+    const session = this.#live.get(id);
+    if (!session) return id.length > 128 ? undefined : this.#restore(id, server, principal);
+    return this.#bound(session, server, principal);
+  }
+
+  #bound(session: ClientSession, server: string, principal: string): ClientSession | undefined {
+    if (session.server !== server || session.principal !== principal) return undefined;
+    session.lastSeenAt = this.#opts.clock();
+    this.#dirty.add(session);
+    return session;
+  }
+
+  /** A session this process has not seen (after a restart, or opened by another instance). */
+  async #restore(id: string, server: string, principal: string): Promise<ClientSession | undefined> {
+    const row = await this.#opts.store.sessions.get(hashId(id));
+    if (!row) return undefined;
     let session = this.#live.get(id);
     if (!session) {
-      if (id.length > 128) return undefined;
-      const row = await this.#opts.store.sessions.get(hashId(id));
-      if (!row) return undefined;
       session = {
         id,
         idHash: row.idHash,
@@ -97,10 +110,7 @@ export class SessionRegistry {
       };
       this.#live.set(id, session);
     }
-    if (session.server !== server || session.principal !== principal) return undefined;
-    session.lastSeenAt = this.#opts.clock();
-    this.#dirty.add(session);
-    return session;
+    return this.#bound(session, server, principal);
   }
 
   async setUpstreamSession(session: ClientSession, upstreamSessionId: string | null): Promise<void> {

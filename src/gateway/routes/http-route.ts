@@ -157,7 +157,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
         await reopen(session);
         up = await upstream.post(body, sessionUpstreamHeaders(session));
       }
-      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), headers: sessionHeaders(session), onFinal: ctx.outcome });
+      await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), sessionId: session.id, onFinal: ctx.outcome });
     },
 
     async openStream(ctx, session) {
@@ -176,7 +176,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
       }
       session.streams.add(ctx.res);
       ctx.res.once('close', () => session.streams.delete(ctx.res));
-      await relayResponse(up, ctx.res, { server: name, limits, requestId: null, headers: sessionHeaders(session) });
+      await relayResponse(up, ctx.res, { server: name, limits, requestId: null, sessionId: session.id });
     },
 
     async endSession(ctx, session) {
