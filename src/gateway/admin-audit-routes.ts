@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import { Hono, type Context } from 'hono';
-import { createAdminKeyCheck } from '../admin/admin-key.js';
+import { requireAdminKey } from './admin-auth.js';
 import { openAuditDb } from '../store/audit-db.js';
 import { exportAudit, queryAudit, type AuditExportFormat, type AuditQuery } from '../store/audit-query.js';
 
@@ -98,18 +98,7 @@ export function createAdminAuditRoutes(options: AdminAuditRoutesOptions): Hono {
     for (const p of paths) app.all(p, (c) => c.json({ error: 'admin_disabled', message: 'the admin API is disabled: set admin.key (or PORTCULLIS_ADMIN_KEY)' }, 404));
     return app;
   }
-  const keyMatches = createAdminKeyCheck(options.key);
-  for (const p of paths) {
-    app.use(p, async (c, next) => {
-      const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(c.req.header('authorization') ?? '');
-      if (!keyMatches(match?.[1])) {
-        c.header('WWW-Authenticate', 'Bearer realm="portcullis-admin"');
-        return c.json({ error: 'unauthorized', message: 'a valid admin key is required (Authorization: Bearer <key>)' }, 401);
-      }
-      c.header('Cache-Control', 'no-store');
-      await next();
-    });
-  }
+  for (const p of paths) app.use(p, requireAdminKey(options.key));
 
   app.get('/audit', (c) => {
     const query = filtersOf(c);

@@ -2,9 +2,9 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isAdminError, type AdminErrorCode } from '../admin/admin-error.js';
-import { createAdminKeyCheck } from '../admin/admin-key.js';
 import type { PolicyAdmin } from '../admin/policy-admin.js';
 import type { Logger } from '../logger.js';
+import { requireAdminKey } from './admin-auth.js';
 
 /** Options of `createAdminRoutes`. */
 export interface AdminRoutesOptions {
@@ -56,19 +56,10 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono {
     app.all('*', (c) => c.json({ error: 'admin_disabled', message: 'the admin API is disabled: set admin.key (or PORTCULLIS_ADMIN_KEY)' }, 404));
     return app;
   }
-  const keyMatches = createAdminKeyCheck(options.key);
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) throw new TypeError('createAdminRoutes: maxBodyBytes must be a positive integer');
 
-  app.use('*', async (c, next) => {
-    const match = /^Bearer[ ]+(\S+)[ ]*$/i.exec(c.req.header('authorization') ?? '');
-    if (!keyMatches(match?.[1])) {
-      c.header('WWW-Authenticate', 'Bearer realm="portcullis-admin"');
-      return c.json({ error: 'unauthorized', message: 'a valid admin key is required (Authorization: Bearer <key>)' }, 401);
-    }
-    c.header('Cache-Control', 'no-store');
-    await next();
-  });
+  app.use('*', requireAdminKey(options.key));
   app.use(
     '*',
     bodyLimit({
