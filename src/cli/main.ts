@@ -15,6 +15,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<CliCom
   ['budget', async () => (await import('./policy-budget.js')).budgetCommand],
   ['explain', async () => (await import('./policy-explain.js')).explainCommand],
   ['audit', async () => (await import('./audit-command.js')).auditCommand],
+  ['tools', async () => (await import('./tools-command.js')).toolsCommand],
   ['hash-password', async () => (await import('./hash-password.js')).hashPasswordCommand],
 ];
 

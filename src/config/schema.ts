@@ -3,6 +3,7 @@ import { adminConfigSchema } from './admin-schema.js';
 import { agentsConfigSchema } from './agents-schema.js';
 import { auditConfigSchema } from './audit-schema.js';
 import { oauthConfigSchema } from './oauth-schema.js';
+import { toolPinningSchema } from './tools-schema.js';
 
 /**
  * The configuration schema: the single source of the config's shape. `defineConfig` is typed
@@ -116,6 +117,8 @@ export const configSchema = z.strictObject({
   agents: agentsConfigSchema.prefault({}),
   /** The admin API key; no key = `/admin` disabled: src/config/admin-schema.ts. */
   admin: adminConfigSchema.prefault({}),
+  /** Tool definition pins against rug-pulls: `off` | `warn` | `enforce`: src/config/tools-schema.ts. */
+  toolPinning: toolPinningSchema,
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),

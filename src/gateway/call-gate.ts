@@ -4,6 +4,7 @@ import type { FinalHook } from './client-stream.js';
 import type { JsonObject, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import { clientIp, type TrustedProxies } from './client-ip.js';
 import type { McpContext } from './routes/server-route.js';
+import type { PinGuard } from './tool-pins/pin-book.js';
 import { RpcCode } from './wire-error.js';
 
 /** The methods decided by policy before anything is forwarded, and what names their target. */
@@ -45,6 +46,8 @@ export interface CallGateDeps {
   /** Per-tool prices: the reservation estimate for `tokens` and `cost` budgets. */
   prices?: { estimateFor(server: string, tool: string): { tokens?: number; cost?: number } | undefined };
   recorder: CallRecorder | undefined;
+  /** Tool pins (rug-pull defence); absent when `toolPinning` is `off`. */
+  pins?: PinGuard;
   trustedProxies: TrustedProxies;
   clock: () => number;
   logger: Logger;
@@ -65,74 +68,104 @@ export interface CallGate {
  * settles (or refunds) the budget reservation and is recorded as the outcome.
  */
 export function createCallGate(deps: CallGateDeps): CallGate {
-  const { policy, recorder, clock } = deps;
+  const { policy, recorder, clock, pins } = deps;
+
+  function baseOf(ctx: McpContext, request: RequestMessage) {
+    const gated = GATED[request.method];
+    const params = request.params ?? {};
+    const target = typeof params[gated.key] === 'string' ? (params[gated.key] as string) : '';
+    return { ctx, request, action: gated.action, target, ip: clientIp(ctx.req, deps.trustedProxies), startedAt: clock() };
+  }
+
+  async function decideAndRecord(ctx: McpContext, request: RequestMessage): Promise<Admission> {
+    const params = request.params ?? {};
+    const base = baseOf(ctx, request);
+    const { ip, target } = base;
+    const agentId = ctx.identity?.agentId;
+    let reservation: Reservation | null = null;
+    let chain: readonly string[] = [];
+    if (policy && agentId && agentId !== 'anonymous') {
+      const decision = policy.decide({
+        agentId,
+        action: base.action,
+        server: ctx.server,
+        tool: target,
+        args: params.arguments,
+        ip,
+        requestKey: requestKeyOf(ctx, request),
+        estimate: deps.prices?.estimateFor(ctx.server, target),
+      });
+      if (!decision.allow) {
+        if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
+        recorder?.denied({ ...base, decision: 'deny', reason: decision.code, chain: [] });
+        return { ok: false, response: denial(request, decision.code, decision.reason) };
+      }
+      reservation = decision.reservation;
+      chain = decision.chain;
+    }
+    const allowed: CallRecord = { ...base, decision: 'allow', reason: null, chain };
+    if (recorder) {
+      try {
+        await recorder.attempt(allowed);
+      } catch (err) {
+        if (reservation) policy!.ledger?.refund(reservation);
+        deps.logger.error({ err: (err as Error).message }, 'audit unavailable; call refused');
+        return { ok: false, response: unaudited(request) };
+      }
+    }
+    // A call has one final answer. The relay can still hear of a transport failure after it
+    // passed the answer on (an SSE stream that breaks after its response event): the first
+    // answer is the one the client got, so only it is settled and recorded.
+    let answered = false;
+    const hook: FinalHook = (final, status) => {
+      if (answered) return;
+      answered = true;
+      if (reservation) settle(policy!, reservation, final);
+      recorder?.outcome(allowed, final, status);
+    };
+    return { ok: true, hook };
+  }
 
   return {
     // Nothing to decide and nothing to record (benchmarks, embedding): the gate costs nothing.
-    isGated: policy || recorder ? (method) => method in GATED : () => false,
+    isGated: policy || recorder || pins ? (method) => method in GATED : () => false,
 
-    async admit(ctx, request) {
-      const gated = GATED[request.method];
-      const params = request.params ?? {};
-      const target = typeof params[gated.key] === 'string' ? (params[gated.key] as string) : '';
-      const ip = clientIp(ctx.req, deps.trustedProxies);
-      const agentId = ctx.identity?.agentId;
-      const base = { ctx, request, action: gated.action, target, ip, startedAt: clock() };
-      let reservation: Reservation | null = null;
-      let chain: readonly string[] = [];
-      if (policy && agentId && agentId !== 'anonymous') {
-        const decision = policy.decide({
-          agentId,
-          action: gated.action,
-          server: ctx.server,
-          tool: target,
-          args: params.arguments,
-          ip,
-          requestKey: requestKeyOf(ctx, request),
-          estimate: deps.prices?.estimateFor(ctx.server, target),
-        });
-        if (!decision.allow) {
-          if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
-          recorder?.denied({ ...base, decision: 'deny', reason: decision.code, chain: [] });
-          return { ok: false, response: denial(request, decision.code, decision.reason) };
-        }
-        reservation = decision.reservation;
-        chain = decision.chain;
-      }
-      const allowed: CallRecord = { ...base, decision: 'allow', reason: null, chain };
-      if (recorder) {
-        try {
-          await recorder.attempt(allowed);
-        } catch (err) {
-          if (reservation) policy!.ledger?.refund(reservation);
-          deps.logger.error({ err: (err as Error).message }, 'audit unavailable; call refused');
-          return { ok: false, response: unaudited(request) };
+    admit(ctx, request) {
+      // The pins first: a changed, unlisted or mis-called tool is refused whoever calls it.
+      if (pins && request.method === 'tools/call') {
+        const params = request.params ?? {};
+        const refused = pins.checkCall(ctx.server, typeof params.name === 'string' ? params.name : '', params.arguments);
+        if (refused) {
+          recorder?.denied({ ...baseOf(ctx, request), decision: 'deny', reason: refused.code, chain: [] });
+          return { ok: false, response: denial(request, refused.code, refused.reason) };
         }
       }
-      // A call has one final answer. The relay can still hear of a transport failure after it
-      // passed the answer on (an SSE stream that breaks after its response event): the first
-      // answer is the one the client got, so only it is settled and recorded.
-      let answered = false;
-      const hook: FinalHook = (final, status) => {
-        if (answered) return;
-        answered = true;
-        if (reservation) settle(policy!, reservation, final);
-        recorder?.outcome(allowed, final, status);
-      };
-      return { ok: true, hook };
+      return policy || recorder ? decideAndRecord(ctx, request) : PASS;
     },
 
     listHook(ctx, request) {
+      if (request.method !== 'tools/list') return undefined;
       const agentId = ctx.identity?.agentId;
-      if (!policy || request.method !== 'tools/list' || !agentId || agentId === 'anonymous') return undefined;
-      return (final) => {
-        const tools = final.result?.tools;
-        if (!Array.isArray(tools)) return undefined;
-        const names = tools.map((t) => (t as JsonObject).name).filter((n): n is string => typeof n === 'string');
-        const allowed = new Set(policy.listCallableTools(agentId, ctx.server, names));
-        return { ...final, result: { ...final.result, tools: tools.filter((t) => allowed.has((t as JsonObject).name as string)) } };
+      const byPolicy = policy && agentId && agentId !== 'anonymous' ? policyFilter(policy, agentId, ctx.server) : undefined;
+      if (!pins) return byPolicy;
+      // The pins see the upstream's whole list (a changed tool is noticed whoever lists), then policy filters.
+      return (final, status) => {
+        const pinned = pins.observeList(ctx.server, request, final) ?? final;
+        return byPolicy ? (byPolicy(pinned, status) ?? pinned) : pinned === final ? undefined : pinned;
       };
     },
+  };
+}
+
+const PASS: Admission = Object.freeze({ ok: true, hook: () => undefined });
+
+function policyFilter(policy: PolicyEngine, agentId: string, server: string): FinalHook {
+  return (final) => {
+    const tools = final.result?.tools;
+    if (!Array.isArray(tools)) return undefined;
+    const names = tools.map((t) => (t as JsonObject).name).filter((n): n is string => typeof n === 'string');
+    const allowed = new Set(policy.listCallableTools(agentId, server, names));
+    return { ...final, result: { ...final.result, tools: tools.filter((t) => allowed.has((t as JsonObject).name as string)) } };
   };
 }
 

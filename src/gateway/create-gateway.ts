@@ -24,6 +24,7 @@ import { createHttpRoute } from './routes/http-route.js';
 import type { ServerRoute } from './routes/server-route.js';
 import { createStdioRoute } from './routes/stdio-route.js';
 import { SessionRegistry } from './sessions.js';
+import { createPinBook } from './tool-pins/pin-book.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -85,7 +86,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   });
   const authenticate = options.authenticate ?? guardAuthenticator(oauth.guard);
   const audit = options.recorder === undefined ? await openAudit(config, secret, clock, logger) : undefined;
-  const gate = createCallGate({ policy: engine, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
+  const pins =
+    config.toolPinning === 'off'
+      ? undefined
+      : await createPinBook({
+          mode: config.toolPinning,
+          repo: store.toolPins,
+          audit: audit ? (record) => void audit.writer.append(record).catch((err: Error) => logger.error({ err: err.message }, 'tool pin event not audited')) : undefined,
+          clock,
+          logger,
+        });
+  const gate = createCallGate({ policy: engine, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), pins, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
   const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
@@ -119,6 +130,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      pins?.close();
       await sessions.close();
       await oauth.close();
       await Promise.all([...routes.values()].map((r) => r.close()));

@@ -10,6 +10,7 @@ import * as schema from './schema.js';
 import { createSqliteAgentsRepo } from './agents-repo.js';
 import { createSqliteOAuthStore } from './oauth-repo.js';
 import { createSqlitePolicyRepo } from './policy-repo.js';
+import { createSqliteToolPinsRepo } from './tool-pins-repo.js';
 import type { MetaRepo, ServerRepo, SessionRepo, Store } from './store.js';
 
 const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
@@ -47,6 +48,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
     oauth: createSqliteOAuthStore(db),
     agents: createSqliteAgentsRepo(db),
     policy: createSqlitePolicyRepo(db),
+    toolPins: createSqliteToolPinsRepo(db),
     async close() {
       sqlite.close();
     },

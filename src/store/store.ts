@@ -1,6 +1,7 @@
 import type { AgentsRepo } from './agents-repo.js';
 import type { OAuthStore } from './oauth-store.js';
 import type { PolicyRepo } from './policy-repo.js';
+import type { ToolPinsRepo } from './tool-pins-repo.js';
 
 /**
  * The store as the rest of the gateway sees it: repositories with async methods, whatever the
@@ -17,6 +18,8 @@ export interface Store {
   readonly agents: AgentsRepo;
   /** Permissions, delegations, budgets, their usage and the change log (`schema-policy.ts`). */
   readonly policy: PolicyRepo;
+  /** Approved tool definitions and pending changes (`schema-tools.ts`). */
+  readonly toolPins: ToolPinsRepo;
   close(): Promise<void>;
 }
 
