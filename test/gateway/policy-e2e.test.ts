@@ -26,7 +26,7 @@ const agentHeader: Authenticator = (req) => {
 
 const policy = buildPolicy({
   now: Date.now(),
-  agents: [agent('reader'), agent('limited'), agent('spender'), agent('suspendme')],
+  agents: [agent('reader'), agent('limited'), agent('spender'), agent('suspendme'), agent('burst')],
   grants: {
     reader: [
       { id: 'reader-echo', resource: 'mcp:demo:echo', actions: ['call'], constraints: { args: { '/text': { maxLength: 12 } } } },
@@ -35,6 +35,7 @@ const policy = buildPolicy({
     ],
     limited: [{ id: 'limited-demo', resource: 'mcp:demo:*', actions: ['call'], constraints: { maxCallsPerHour: 3 } }],
     spender: [{ id: 'spender-legacy', resource: 'mcp:legacy:echo', actions: ['call'] }],
+    burst: [{ id: 'burst-legacy', resource: 'mcp:legacy:*', actions: ['call'], constraints: { maxCallsPerHour: 5 } }],
     suspendme: [{ id: 'suspendme-demo', resource: 'mcp:demo:**', actions: ['call'] }],
   },
   budgets: [{ id: 'ten-calls', scope: 'agent', subject: 'spender', metric: 'calls', limit: 10, period: 'day' }],
@@ -111,6 +112,19 @@ describe('policy through the gateway', () => {
     policy.index.removePermission('suspendme-demo');
     expect((await denial(demo.client.callTool({ name: 'echo', arguments: { text: 'gone' } }))).data).toEqual({ reason: 'no_permission' });
     await demo.close();
+  });
+
+  it('a rate limit holds exactly under concurrency: 24 concurrent calls against 5/h forward 5', async () => {
+    const clients = await Promise.all(Array.from({ length: 3 }, () => as('burst', 'legacy')));
+    const before = readFileSync(recorded, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
+    const results = await Promise.allSettled(
+      Array.from({ length: 24 }, (_, i) => clients[i % 3].client.callTool({ name: i % 2 ? 'echo' : 'slow_count', arguments: i % 2 ? { text: `${i}` } : { steps: 1, delayMs: 0 } })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+    for (const r of results.filter((r) => r.status === 'rejected')) expect(((r as PromiseRejectedResult).reason as McpError).data).toEqual({ reason: 'rate_limited' });
+    const after = readFileSync(recorded, 'utf8').split('\n').filter((l) => l.includes('tools/call')).length;
+    expect(after - before).toBe(5);
+    await Promise.all(clients.map((c) => c.close()));
   });
 
   it('64 concurrent calls against a budget of 10 forward exactly 10', async () => {
