@@ -3,7 +3,7 @@ import { adminConfigSchema } from './admin-schema.js';
 import { agentsConfigSchema } from './agents-schema.js';
 import { auditConfigSchema } from './audit-schema.js';
 import { oauthConfigSchema } from './oauth-schema.js';
-import { toolPinningSchema } from './tools-schema.js';
+import { federationSchema, serverPrefixSchema, toolPinningSchema } from './tools-schema.js';
 
 /**
  * The configuration schema: the single source of the config's shape. `defineConfig` is typed
@@ -30,6 +30,8 @@ const httpServer = z.strictObject({
   auditArguments: z.boolean().default(false),
   /** Size of the undici pool towards this upstream. */
   connections: z.number().int().positive().max(1024).default(64),
+  /** Name prefix on the aggregated endpoint `/mcp` (default: the server name; `false`: none). */
+  prefix: serverPrefixSchema,
 });
 
 const stdioServer = z.strictObject({
@@ -52,6 +54,8 @@ const stdioServer = z.strictObject({
       maxDelayMs: z.number().int().positive().default(30_000),
     })
     .prefault({}),
+  /** Name prefix on the aggregated endpoint `/mcp` (default: the server name; `false`: none). */
+  prefix: serverPrefixSchema,
 });
 
 const serverConfig = z.discriminatedUnion('transport', [httpServer, stdioServer], {
@@ -119,6 +123,8 @@ export const configSchema = z.strictObject({
   admin: adminConfigSchema.prefault({}),
   /** Tool definition pins against rug-pulls: `off` | `warn` | `enforce`: src/config/tools-schema.ts. */
   toolPinning: toolPinningSchema,
+  /** The aggregated endpoint `/mcp` (`enabled`, `separator`): src/config/tools-schema.ts. */
+  federation: federationSchema.prefault({}),
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),

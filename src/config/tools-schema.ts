@@ -12,3 +12,17 @@ import { z } from 'zod';
 export const toolPinningSchema = z.enum(['off', 'warn', 'enforce']).default('enforce');
 
 export type ToolPinningMode = z.output<typeof toolPinningSchema>;
+
+/**
+ * `federation`: the aggregated endpoint `/mcp`, every registered server behind one URL (see
+ * src/gateway/federation/aggregate-route.ts). Tool and prompt names become
+ * `{prefix}{separator}{name}`; a server's `prefix` (default: its name, `false`: none) is set on
+ * the server itself.
+ */
+export const federationSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  separator: z.string().default('__'),
+});
+
+/** A server's name prefix on `/mcp`: a string, or `false` to expose its names unchanged. */
+export const serverPrefixSchema = z.union([z.string(), z.literal(false)]).optional();

@@ -25,6 +25,8 @@ import type { ServerRoute } from './routes/server-route.js';
 import { createStdioRoute } from './routes/stdio-route.js';
 import { SessionRegistry } from './sessions.js';
 import { createPinBook } from './tool-pins/pin-book.js';
+import { AGGREGATE } from './federation/aggregate-route.js';
+import { checkFederation, startFederation } from './federation/start-federation.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -53,6 +55,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logging.level);
   const clock = options.clock ?? Date.now;
+  // Naming problems of /mcp refuse the start before anything is opened.
+  const namespace = await checkFederation(config, { maxResponseBytes: config.limits.maxResponseBytes, maxDepth: config.limits.maxDepth }, logger);
   const store = options.store ?? (await openStore(config.database));
   const ownsStore = !options.store;
   // A generated secret is kept in the store so restarts (and other instances) agree on it.
@@ -97,7 +101,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           logger,
         });
   const gate = createCallGate({ policy: engine, prices: policy?.prices, recorder: options.recorder === undefined ? audit?.recorder : (options.recorder ?? undefined), pins, trustedProxies: compileTrustedProxies(config.trustedProxies), clock, logger });
-  const mcp = createMcpEndpoint({ routes, sessions, authenticate, gate, limits: config.limits, logger });
+  const federation = namespace && startFederation({ config, namespace, gate, sessions, bridge, limits, logger });
+  const mcpRoutes = new Map(routes);
+  if (federation) mcpRoutes.set(AGGREGATE, federation.route);
+  const mcp = createMcpEndpoint({ routes: mcpRoutes, sessions, authenticate, gate, limits: config.limits, logger });
   const app = new Hono();
   app.route('/', oauth.authorizationServer.app);
   if (policy?.adminKey) {
@@ -106,7 +113,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     app.route('/admin', createAdminRoutes({ admin: policy.admin, key: policy.adminKey, maxBodyBytes: config.admin.maxBodyBytes, logger }));
   }
   app.get('/healthz', (c) =>
-    c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()) }),
+    c.json({ status: 'ok', version: VERSION, sessions: sessions.size, servers: [...routes.values()].map((r) => r.health()), ...(federation && { aggregate: federation.health() }) }),
   );
   let guard: HostGuard | undefined;
   const server = createHttpServer({ guard: () => guard!, mcp, app });
@@ -134,6 +141,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await sessions.close();
       await oauth.close();
       await Promise.all([...routes.values()].map((r) => r.close()));
+      await federation?.route.close();
       await policy?.close();
       await audit?.writer.close();
       if (ownsStore) await store.close();

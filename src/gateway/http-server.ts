@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { AGGREGATE } from './federation/aggregate-route.js';
 import type { HostGuard } from './host-guard.js';
 import { RpcCode, sendWireError, wireError } from './wire-error.js';
 
@@ -25,6 +26,11 @@ export function createHttpServer(opts: {
     }
     if (req.headers.origin !== undefined && allowCors(req, res)) return;
     const url = req.url ?? '/';
+    // `/mcp` itself is the aggregated endpoint (every server behind one URL).
+    if (url === '/mcp' || url.startsWith('/mcp?')) {
+      void opts.mcp(req, res, AGGREGATE);
+      return;
+    }
     if (url.startsWith(MCP_PREFIX)) {
       const name = serverName(url);
       if (name !== undefined) {

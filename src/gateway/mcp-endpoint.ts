@@ -22,8 +22,11 @@ interface Answering {
   hook: FinalHook | undefined;
 }
 
+/** A route that runs the call gate itself (the aggregated endpoint routes first, then gates). */
+type Route = ServerRoute & { readonly selfGated?: true };
+
 export interface McpEndpointDeps {
-  routes: ReadonlyMap<string, ServerRoute>;
+  routes: ReadonlyMap<string, Route>;
   gate: CallGate;
   sessions: SessionRegistry;
   authenticate: Authenticator;
@@ -70,7 +73,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     }
   };
 
-  async function handlePost(ctx: McpContext, route: ServerRoute, answering: Answering): Promise<void> {
+  async function handlePost(ctx: McpContext, route: Route, answering: Answering): Promise<void> {
     const { req, res } = ctx;
     const contentType = req.headers['content-type'];
     if (!contentType || !contentType.startsWith('application/json')) {
@@ -88,7 +91,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
     if (era.era === 'modern') {
-      const passed = pass(ctx, message, answering);
+      const passed = route.selfGated ? ctx : pass(ctx, message, answering);
       const gated = passed instanceof Promise ? await passed : passed;
       return gated && route.modern(gated, message, era.version);
     }
@@ -107,7 +110,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     const found = sessions.find(era.sessionId, ctx.server, ctx.principal);
     const session = found instanceof Promise ? await found : found;
     if (!session) return sendWireError(res, wireError(404, RpcCode.INVALID_REQUEST, 'Session not found', { id }));
-    const passed = pass(ctx, message, answering);
+    const passed = route.selfGated ? ctx : pass(ctx, message, answering);
     const gated = passed instanceof Promise ? await passed : passed;
     return gated && route.sessionMessage(gated, session, message);
   }

@@ -58,9 +58,12 @@ export interface OAuthSettings {
   agents: { maxPerUser: number | undefined; tokenExpiry: number | undefined };
 }
 
-/** The resource URI of one MCP server behind the gateway (RFC 8707 / RFC 9728 `resource`). */
+/** The key the aggregated endpoint `/mcp` goes by where a server name is expected (no server can be called this). */
+export const AGGREGATE_SERVER = '*';
+
+/** The resource URI of one MCP server behind the gateway, or of `/mcp` itself (RFC 8707 / RFC 9728 `resource`). */
 export function resourceUriFor(baseUrl: string, server: string): string {
-  return `${baseUrl}/mcp/${server}`;
+  return server === AGGREGATE_SERVER ? `${baseUrl}/mcp` : `${baseUrl}/mcp/${server}`;
 }
 
 /** SHA-256, base64url: how every bearer secret is stored and compared. */
@@ -92,6 +95,8 @@ export function compileOAuthSettings(config: GatewayConfig): OAuthSettings {
   }
   const serverNames = new Set(Object.keys(config.servers));
   const resources = new Set<string>([...serverNames].map((s) => resourceUriFor(baseUrl, s)));
+  // Tokens for the aggregated endpoint are tokens for every server behind it; policy still decides per server and tool.
+  if (config.federation.enabled) resources.add(resourceUriFor(baseUrl, AGGREGATE_SERVER));
   for (const r of o.allowedResources) resources.add(r);
 
   const clients = new Map<string, ConfiguredClient>();

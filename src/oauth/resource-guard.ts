@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { resourceUriFor, type OAuthSettings } from './oauth-settings.js';
+import { AGGREGATE_SERVER, resourceUriFor, type OAuthSettings } from './oauth-settings.js';
 import type { RevocationList } from './revocation-list.js';
 import type { TokenVerifier, VerifiedToken } from './verify-token.js';
 
@@ -117,7 +117,7 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
 
   function metadataUrlFor(server: string): string {
     const u = new URL(settings.baseUrl);
-    return `${u.origin}/.well-known/oauth-protected-resource${u.pathname.replace(/\/+$/, '')}/mcp/${server}`;
+    return `${u.origin}/.well-known/oauth-protected-resource${u.pathname.replace(/\/+$/, '')}/mcp${server === AGGREGATE_SERVER ? '' : `/${server}`}`;
   }
 
   function invalidToken(c: ServerChallenges, description: string): AuthOutcome {
