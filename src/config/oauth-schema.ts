@@ -104,6 +104,11 @@ export const oauthConfigSchema = z.strictObject({
       timeoutMs: z.number().int().positive().max(30_000).default(5000),
     })
     .prefault({}),
+}).refine((o) => o.loginPage === undefined || o.resolveUser !== undefined, {
+  // The gateway learns who signed in on your page only through resolveUser; without it the
+  // browser would loop between the gateway and your login page.
+  message: 'loginPage needs resolveUser (the hook that tells the gateway who signed in on your page)',
+  path: ['loginPage'],
 });
 
 /** What `resolveUser` returns: the signed-in human. */
