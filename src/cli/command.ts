@@ -19,6 +19,12 @@ export class CliError extends Error {
   }
 }
 
+/** Flags every store-backed command takes: which config to open, and JSON output for scripts. */
+export const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean', default: false },
+} as const;
+
 const DEFAULT_CONFIGS = ['gateway.config.ts', 'gateway.config.mjs', 'gateway.config.js', 'gateway.config.json'];
 
 /** The config every command works from: `--config FILE`, or the first default that exists. */

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError, type CliCommand } from './command.js';
+import { CliError, type CliCommand, COMMON_OPTIONS } from './command.js';
 import { COLUMNS, parseWhen, positionals, printJson, printPolicyRows, withPolicyAdmin } from './policy-context.js';
 
 const USAGE = 'agents list|show|create|suspend|activate|revoke|delete …';
@@ -18,8 +18,7 @@ export const agentsCommand: CliCommand = {
       args: rest,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
         id: { type: 'string' },
         type: { type: 'string' },
         user: { type: 'string' },

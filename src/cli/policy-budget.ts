@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError, type CliCommand } from './command.js';
+import { CliError, type CliCommand, COMMON_OPTIONS } from './command.js';
 import { COLUMNS, parseJsonOption, positionals, printJson, printPolicyRows, withPolicyAdmin } from './policy-context.js';
 
 const USAGE = 'budget set <scope> <subject> <limit> [--metric calls|tokens|cost] [--period hour|day|month|total] [--prices JSON] | show [<scope> [<subject>]] | delete <id>';
@@ -18,8 +18,7 @@ export const budgetCommand: CliCommand = {
       args: rest,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
         metric: { type: 'string', default: 'calls' },
         period: { type: 'string', default: 'day' },
         prices: { type: 'string' },

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError, type CliCommand } from './command.js';
+import { CliError, type CliCommand, COMMON_OPTIONS } from './command.js';
 import { COLUMNS, parseList, parseWhen, printPolicyRows, withPolicyAdmin } from './policy-context.js';
 
 const USAGE = 'delegate <parent> <child> <resource…> [--actions call] [--max-depth N] [--expires WHEN] [--id ID]';
@@ -17,8 +17,7 @@ export const delegateCommand: CliCommand = {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
         actions: { type: 'string' },
         'max-depth': { type: 'string' },
         expires: { type: 'string' },

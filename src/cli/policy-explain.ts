@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ExplainResult } from '../admin/explain-ops.js';
-import { CliError, type CliCommand } from './command.js';
+import { CliError, type CliCommand, COMMON_OPTIONS } from './command.js';
 import { parseJsonOption, printJson, withPolicyAdmin } from './policy-context.js';
 
 const USAGE = 'explain <agent> <server>.<tool> [--args JSON] [--ip IP] [--action call|read|get|list]';
@@ -18,8 +18,7 @@ export const explainCommand: CliCommand = {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
         args: { type: 'string' },
         ip: { type: 'string' },
         action: { type: 'string', default: 'call' },

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { CliCommand } from './command.js';
+import { COMMON_OPTIONS, type CliCommand } from './command.js';
 import { COLUMNS, parseJsonOption, parseList, parseWhen, positionals, printPolicyRows, withPolicyAdmin } from './policy-context.js';
 
 const USAGE = 'grant <agent> <resource> [--actions call,read] [--deny] [--constraints JSON] [--expires WHEN] [--id ID]';
@@ -16,8 +16,7 @@ export const grantCommand: CliCommand = {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
-        json: { type: 'boolean', default: false },
+        ...COMMON_OPTIONS,
         actions: { type: 'string' },
         deny: { type: 'boolean', default: false },
         constraints: { type: 'string' },

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isAdminError } from '../admin/admin-error.js';
-import { CliError, type CliCommand } from './command.js';
+import { CliError, type CliCommand, COMMON_OPTIONS } from './command.js';
 import { COLUMNS, positionals, printPolicyRows, withPolicyAdmin } from './policy-context.js';
 
 /**
@@ -14,7 +14,7 @@ export const revokeCommand: CliCommand = {
     const { values, positionals: args } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
+      options: COMMON_OPTIONS,
     });
     const [id] = positionals(args, 1, 'revoke <permission-id|delegation-id>');
     const json = values.json === true;

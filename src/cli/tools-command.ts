@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { openStore } from '../store/open-store.js';
 import type { ToolPinRow } from '../store/tool-pins-repo.js';
 import { diffDefinitions } from '../tool-pins/definition-diff.js';
-import { CliError, loadCliConfig, printRows, type CliCommand } from './command.js';
+import { CliError, loadCliConfig, printRows, type CliCommand, COMMON_OPTIONS } from './command.js';
 
 const SUBCOMMANDS = new Set(['list', 'diff', 'approve']);
 const USAGE = 'tools list [server] | diff <server> <tool> | approve <server> <tool>';
@@ -21,7 +21,7 @@ export const toolsCommand: CliCommand = {
     const { values, positionals: all } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
+      options: COMMON_OPTIONS,
     });
     const [sub, ...positionals] = all;
     if (sub === undefined || !SUBCOMMANDS.has(sub)) {
