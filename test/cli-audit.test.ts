@@ -3,13 +3,13 @@
  * gateway database: calls made through an in-process gateway (allowed and denied), then read
  * back from a separate process on read-only connections. `npm test` builds dist first.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, type CliRun } from './helpers/cli.js';
 import type { Authenticator } from '../src/gateway/mcp-endpoint.js';
 import { createAuditWriter } from '../src/store/audit-writer.js';
 import { connectV1 } from './helpers/clients.js';
@@ -18,7 +18,6 @@ import { FIXTURES, startFixture, startNodeProcess } from './helpers/processes.js
 import { agent, buildPolicy } from './policy/build-policy.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const RUN_TIMEOUT_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-audit-'));
 const dbFile = join(dir, 'gateway.db');
@@ -39,26 +38,10 @@ function configFor(file: string, name: string): string {
   return path;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 function run(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 let config: string;

@@ -4,15 +4,14 @@
  * budgets, delegation, and the exit codes of bad input (1) and bad usage (2). Build first
  * (`npm run build`; `npm test` does it).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const RUN_TIMEOUT_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-policy-'));
 const CONFIG = join(dir, 'gateway.config.json');
@@ -32,27 +31,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs `portcullis <args> --config CONFIG` to completion (SIGKILLed past the timeout). */
 function portcullis(...args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', CONFIG], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli([...args, '--config', CONFIG], { cwd: dir, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 async function json<T = any>(...args: string[]): Promise<T> {

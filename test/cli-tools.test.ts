@@ -3,15 +3,13 @@
  * list (table and JSON), diff of a changed pin, approve, and the exit codes of input errors (1)
  * and usage errors (2). The flow with a live gateway is in test/gateway/tool-pinning.test.ts.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 
-const BIN = fileURLToPath(new URL('../bin/portcullis.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-tools-'));
 const CONFIG = join(dir, 'gateway.config.json');
 
@@ -27,20 +25,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function portcullis(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', CONFIG], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function portcullis(...args: string[]): Promise<CliRun> {
+  return runCli([...args, '--config', CONFIG]);
 }
 
 describe('portcullis tools', () => {

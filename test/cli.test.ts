@@ -3,17 +3,16 @@
  * config errors that name the key, and a gateway started from a .json and an .mjs config that
  * serves /healthz and exits 0 on SIGTERM. `npm test` builds dist first (the `pretest` script).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyPassword } from '../src/oauth/password.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, type CliRun } from './helpers/cli.js';
 import { FIXTURES, startNodeProcess } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const { version: VERSION } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const RUN_TIMEOUT_MS = 15_000;
 
@@ -27,29 +26,11 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the binary to completion (SIGKILLed if it outlives the timeout). */
 function run(args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (stdin !== undefined) child.stdin!.end(stdin);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runCli(args, { cwd: dir, stdin, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 function writeConfig(name: string, content: unknown): string {

@@ -6,7 +6,6 @@
  * pinned schema (`schema_violation`) and unlisted tools (`unknown_tool`) never reach the upstream.
  * SDK v1 (2025 era) and SDK v2 pinned to 2026-07-28 see the same thing.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { connectV1, connectV2 } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'portcullis.js');
 const SHIFTY = fileURLToPath(new URL('../fixtures/shifty-tools.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-pins-'));
 const descFile = join(dir, 'description.txt');
@@ -40,20 +39,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function portcullis(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function portcullis(...args: string[]): Promise<CliRun> {
+  return runCli([...args, '--config', configFile]);
 }
 
 async function denial(promise: Promise<unknown>): Promise<{ code: number; reason: unknown; message: string }> {
