@@ -4,11 +4,11 @@ import { AGGREGATE_SERVER } from '../../oauth/oauth-settings.js';
 import { VERSION } from '../../version.js';
 import type { CallGate } from '../call-gate.js';
 import { resultMessage, serveChannelCall } from '../channel-serving.js';
-import { ClientStream, SSE_HEADERS, type FinalHook } from '../client-stream.js';
+import { ClientStream, type FinalHook } from '../client-stream.js';
 import { serializeMessage, type JsonObject, type Message, type RequestMessage, type ResponseMessage } from '../jsonrpc/message.js';
 import type { MrtrBridge } from '../mrtr-bridge.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_VERSIONS } from '../protocol.js';
-import { sessionHeaders } from '../routes/route-helpers.js';
+import { openGatewayStream, sessionHeaders } from '../routes/route-helpers.js';
 import type { McpContext, ServerRoute } from '../routes/server-route.js';
 import { formatSseEvent } from '../sse-parser.js';
 import type { SessionRegistry } from '../sessions.js';
@@ -158,14 +158,7 @@ export function createAggregateRoute(deps: AggregateRouteDeps): ServerRoute & { 
     },
 
     async openStream(ctx, session) {
-      ctx.res.writeHead(200, { ...SSE_HEADERS, ...sessionHeaders(session) });
-      ctx.res.flushHeaders();
-      streams.add(ctx.res);
-      session.streams.add(ctx.res);
-      ctx.res.once('close', () => {
-        streams.delete(ctx.res);
-        session.streams.delete(ctx.res);
-      });
+      openGatewayStream(ctx.res, session, streams);
     },
 
     async endSession(ctx, session) {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { VERSION } from '../../version.js';
 import type { JsonObject, RequestMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
+import { SSE_HEADERS } from '../client-stream.js';
 
 /** How the gateway introduces itself to an upstream it holds a session with. */
 export const GATEWAY_CLIENT_INFO: JsonObject = Object.freeze({ name: 'portcullis', version: VERSION });
@@ -26,4 +27,20 @@ export function answerLocally(res: ServerResponse, request: RequestMessage): boo
   const body = JSON.stringify({ jsonrpc: '2.0', id: request.id, result: {} });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   return true;
+}
+
+/**
+ * A 2025-era standalone GET stream the gateway serves itself: it joins `audience` (where
+ * broadcasts such as list changes are written) and the session's own streams, and leaves both
+ * when the client goes.
+ */
+export function openGatewayStream(res: ServerResponse, session: ClientSession, audience: Set<ServerResponse>): void {
+  res.writeHead(200, { ...SSE_HEADERS, ...sessionHeaders(session) });
+  res.flushHeaders();
+  audience.add(res);
+  session.streams.add(res);
+  res.once('close', () => {
+    audience.delete(res);
+    session.streams.delete(res);
+  });
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { StdioServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../logger.js';
 import { discoverResultFor, initializeResultFor, resultMessage, serveChannelCall } from '../channel-serving.js';
-import { SSE_HEADERS, ClientStream } from '../client-stream.js';
+import { ClientStream } from '../client-stream.js';
 import { serializeMessage, type JsonObject, type Message, type NotificationMessage, type RequestMessage } from '../jsonrpc/message.js';
 import type { MrtrBridge } from '../mrtr-bridge.js';
 import { LEGACY_VERSIONS } from '../protocol.js';
@@ -13,7 +13,7 @@ import type { MessageLimits } from '../upstream/read-body.js';
 import { stdioLinkFactory } from '../upstream/stdio-link.js';
 import { RpcCode, sendWireError, wireError } from '../wire-error.js';
 import type { McpContext, ServerRoute } from './server-route.js';
-import { GATEWAY_CLIENT_INFO, GATEWAY_CLIENT_CAPABILITIES, answerLocally, sessionHeaders } from './route-helpers.js';
+import { GATEWAY_CLIENT_INFO, GATEWAY_CLIENT_CAPABILITIES, answerLocally, openGatewayStream, sessionHeaders } from './route-helpers.js';
 
 export interface StdioRouteDeps {
   sessions: SessionRegistry;
@@ -104,15 +104,7 @@ export function createStdioRoute(name: string, config: StdioServerConfig, deps: 
     },
 
     async openStream(ctx, session) {
-      ctx.res.writeHead(200, { ...SSE_HEADERS, ...sessionHeaders(session) });
-      ctx.res.flushHeaders();
-      const target = config.mode === 'shared' ? streams : session.streams;
-      target.add(ctx.res);
-      session.streams.add(ctx.res);
-      ctx.res.once('close', () => {
-        target.delete(ctx.res);
-        session.streams.delete(ctx.res);
-      });
+      openGatewayStream(ctx.res, session, config.mode === 'shared' ? streams : session.streams);
     },
 
     async endSession(ctx, session) {
