@@ -1,10 +1,10 @@
 import type { DatabaseConfig } from '../config/schema.js';
-import { PortcullisError } from '../errors.js';
 import { openSqliteStore } from './sqlite.js';
 import type { Store } from './store.js';
 
-/** Opens the store the config names. */
+/** Opens the store the config names; the Postgres module (and `pg`) load only when asked for. */
 export async function openStore(config: DatabaseConfig): Promise<Store> {
   if (config.provider === 'sqlite') return openSqliteStore(config);
-  throw new PortcullisError('CONFIG_INVALID', 'database.provider: "postgres" is not available in this release yet');
+  const { openPostgresStore } = await import('./postgres/store.js');
+  return openPostgresStore(config);
 }
