@@ -1,0 +1,174 @@
+/**
+ * A Postgres outage under a running gateway process (the real binary) with policy and audit on:
+ * while the database is down, calls fail closed — a JSON-RPC error with a reason, nothing
+ * forwarded — and once it is back, calls succeed again without restarting the gateway. Uses a
+ * cluster of its own (test/postgres/cluster.sh with its own state directory and port), never the
+ * shared one other suites are using. Runs in the Postgres pass when the server binaries are
+ * installed; build first (`npm run build`).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectV1 } from '../helpers/clients.js';
+import { PG_URL } from '../helpers/database.js';
+import { freePort } from '../helpers/gateway.js';
+import { startInstances, type GatewayInstance, type Instances } from '../helpers/instances.js';
+import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
+
+const CLUSTER_SH = fileURLToPath(new URL('../postgres/cluster.sh', import.meta.url));
+const HAS_POSTGRES = (() => {
+  try {
+    return readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
+  } catch {
+    return false;
+  }
+})();
+const BOT_SECRET = 'postgres-restart-bot-secret-0123456789abcdef';
+const SECRET = 'postgres-restart-gateway-secret-0123456789ab';
+/** How long the gateway may take to serve again once Postgres accepts connections. */
+const RECOVERY_LIMIT_MS = 10_000;
+
+const run = promisify(execFile);
+let state: string;
+let pgPort: number;
+let clusterStarted = false;
+let gateway: Instances;
+let gw: GatewayInstance;
+let upstream: Fixture;
+const dir = mkdtempSync(join(tmpdir(), 'portcullis-pg-restart-'));
+const recorded = join(dir, 'requests.jsonl');
+
+function cluster(command: 'start' | 'stop' | 'stop-keep' | 'start-existing') {
+  return run('bash', [CLUSTER_SH, command], { env: { ...process.env, PORTCULLIS_PG_STATE: state, PORTCULLIS_PG_PORT: String(pgPort) }, timeout: 90_000 });
+}
+
+// Only in the Postgres pass (where PORTCULLIS_TEST_PG_URL is set), though the cluster is its own.
+describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running gateway', () => {
+  beforeAll(async () => {
+    // cluster.sh recreates this directory and hands it to the postgres user.
+    state = mkdtempSync(join(tmpdir(), 'portcullis-pg-own-'));
+    pgPort = await freePort();
+    await cluster('start');
+    clusterStarted = true;
+    upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded } });
+    gateway = await startInstances({
+      count: 1,
+      database: { url: `postgres://portcullis@127.0.0.1:${pgPort}/postgres` },
+      config: () => ({
+        secret: SECRET,
+        oauth: { preRegisteredClients: [{ clientId: 'worker-bot', clientSecret: BOT_SECRET, grantTypes: ['client_credentials'] }] },
+        agents: {
+          declared: {
+            agents: [{ id: 'worker', name: 'worker', clientId: 'worker-bot' }],
+            permissions: [{ id: 'worker-legacy', agentId: 'worker', resource: 'mcp:legacy:*', actions: ['call'] }],
+            // A budget makes every call reserve usage: the store is on the path of each decision.
+            budgets: [{ id: 'worker-calls', scope: 'agent', subject: 'worker', metric: 'calls', limit: 1_000_000, period: 'day' }],
+          },
+        },
+        servers: { legacy: { transport: 'http', url: upstream.url } },
+      }),
+    });
+    gw = gateway.instances[0];
+  }, 120_000);
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.stop();
+    if (clusterStarted) await cluster('stop').catch(() => undefined);
+    rmSync(state, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('fails closed while Postgres is down and serves again once it is back, without a gateway restart', async () => {
+    const token = await workerToken();
+    const headers = { authorization: `Bearer ${token}` };
+    const client = await connectV1(gw.mcp('legacy'), { headers });
+    const sessionId = client.transport.sessionId!;
+    expect((await client.client.callTool({ name: 'echo', arguments: { text: 'before' } })).content).toEqual([{ type: 'text', text: 'before' }]);
+
+    await cluster('stop-keep');
+    const downAt = performance.now();
+    const before = upstreamCalls();
+    // Calls on the open session, and a new client's handshake: all refused, none forwarded.
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await callRaw(gw.mcp('legacy'), { ...headers, 'mcp-session-id': sessionId }, i));
+    console.log(`while Postgres is down: ${outcomes.map((o) => `HTTP ${o.status} ${o.error ? `${o.error.code} ${JSON.stringify(o.error.data)} "${o.error.message}"` : 'no error'}`).join(' | ')}`);
+    for (const o of outcomes) {
+      expect(o.error, `a call answered while Postgres was down: HTTP ${o.status} ${o.text}`).toBeDefined();
+      expect(o.error!.message.length).toBeGreaterThan(0);
+      expect(typeof (o.error!.data as { reason?: unknown } | undefined)?.reason, `no reason in ${o.text}`).toBe('string');
+    }
+    expect(upstreamCalls() - before).toBe(0);
+    expect(gw.process.child.exitCode, gw.output()).toBeNull();
+
+    await cluster('start-existing');
+    const upAt = performance.now();
+    let result: Awaited<ReturnType<typeof client.client.callTool>> | undefined;
+    let lastError: unknown;
+    while (!result && performance.now() - upAt < RECOVERY_LIMIT_MS) {
+      result = await client.client.callTool({ name: 'echo', arguments: { text: 'after' } }).catch((e: unknown) => ((lastError = e), undefined));
+      if (!result) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const recoveredAt = performance.now();
+    console.log(
+      `Postgres down for ${(upAt - downAt).toFixed(0)} ms; first successful call ${(recoveredAt - upAt).toFixed(0)} ms after it accepted connections again`,
+    );
+    expect(result, `no call succeeded within ${RECOVERY_LIMIT_MS} ms of Postgres coming back: ${String(lastError)}\n${gw.output()}`).toBeDefined();
+    expect(result!.content).toEqual([{ type: 'text', text: 'after' }]);
+    // A new client (a new session in the store) works too.
+    const fresh = await connectV1(gw.mcp('legacy'), { headers });
+    expect((await fresh.client.callTool({ name: 'echo', arguments: { text: 'fresh' } })).content).toEqual([{ type: 'text', text: 'fresh' }]);
+    await Promise.all([fresh.close(), client.close()]);
+  }, 90_000);
+});
+
+async function workerToken(): Promise<string> {
+  const res = await fetch(`${gw.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'worker-bot', client_secret: BOT_SECRET, resource: gateway.resource('legacy') }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (res.status !== 200 || !body.access_token) throw new Error(`client_credentials: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+interface RpcError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** One `tools/call` by hand, so the HTTP status and the JSON-RPC error are both visible. */
+async function callRaw(url: string, headers: Record<string, string>, n: number): Promise<{ status: number; text: string; error?: RpcError }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id: `outage-${n}`, method: 'tools/call', params: { name: 'echo', arguments: { text: `during ${n}` } } }),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  // The answer is JSON or one SSE event carrying the JSON-RPC response.
+  const json = res.headers.get('content-type')?.includes('text/event-stream')
+    ? text.split('\n').find((l) => l.startsWith('data: '))?.slice(6)
+    : text;
+  let error: RpcError | undefined;
+  try {
+    error = (JSON.parse(json ?? '') as { error?: RpcError }).error;
+  } catch {
+    // Not JSON: left undefined, and the assertion shows the text.
+  }
+  return { status: res.status, text, error };
+}
+
+function upstreamCalls(): number {
+  try {
+    return readFileSync(recorded, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
+  } catch {
+    return 0;
+  }
+}
