@@ -77,23 +77,25 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     lastReload = now;
   }
 
-  async function addKey(): Promise<void> {
+  async function newKey(): Promise<SigningKeyRow> {
     const generated = await generateEs256Key();
-    await store.insertSigningKey({
+    return {
       kid: generated.kid,
       alg: 'ES256',
       privateJwk: JSON.stringify(generated.privateJwk),
       publicJwk: JSON.stringify(generated.publicJwk),
       createdAt: clock(),
       retiredAt: null,
-    });
+    };
   }
 
   return {
     async load() {
       await readAll();
       if (!active) {
-        await addKey();
+        // Instances starting together on one database all get here: only the first key written
+        // is kept, so after the re-read every instance signs with the same key.
+        await store.insertSigningKeyIfNone(await newKey());
         await readAll();
       }
     },
@@ -116,7 +118,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     },
     async rotate() {
       const old = active?.kid;
-      await addKey();
+      await store.insertSigningKey(await newKey());
       if (old) await store.retireSigningKey(old, clock());
       await readAll();
     },

@@ -33,6 +33,17 @@ export function createSqliteOAuthStore(db: AnyDb): OAuthStore {
     async insertSigningKey(row) {
       db.insert(keys).values(row).run();
     },
+    async insertSigningKeyIfNone(row) {
+      // IMMEDIATE: another process on the same file cannot slip a key in between check and insert.
+      return db.transaction(
+        (tx) => {
+          if (tx.select({ kid: keys.kid }).from(keys).where(isNull(keys.retiredAt)).get()) return false;
+          tx.insert(keys).values(row).run();
+          return true;
+        },
+        { behavior: 'immediate' },
+      );
+    },
     async retireSigningKey(kid, at) {
       db.update(keys).set({ retiredAt: at }).where(and(eq(keys.kid, kid), isNull(keys.retiredAt))).run();
     },

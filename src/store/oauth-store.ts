@@ -90,12 +90,22 @@ export interface AccessTokenRow {
 export interface RevokedAccessToken {
   jti: string;
   expiresAt: number;
+  /**
+   * When the store recorded the revocation, on the store's clock: a shared database stamps it
+   * with its own, because other instances' pollers order revocations by it (a cursor) and two
+   * machines' clocks disagree.
+   */
   revokedAt: number;
 }
 
 export interface OAuthStore {
   listSigningKeys(): Promise<SigningKeyRow[]>;
   insertSigningKey(row: SigningKeyRow): Promise<void>;
+  /**
+   * Inserts the key only if no unretired key exists; true if it did. Instances starting together
+   * on one database each try: the first writer wins and every instance then signs with its key.
+   */
+  insertSigningKeyIfNone(row: SigningKeyRow): Promise<boolean>;
   retireSigningKey(kid: string, at: number): Promise<void>;
   /** Deletes keys retired before `before` (their tokens have all expired). */
   deleteSigningKeysRetiredBefore(before: number): Promise<void>;
