@@ -14,6 +14,18 @@ import {
 } from './schema.js';
 
 const CODE_REPLAY_MEMORY_MS = 60 * 60_000;
+/**
+ * Housekeeping leaves grants younger than this alone: another instance may have just inserted
+ * one and not yet the code or token that keeps it (and the clocks may disagree by a little).
+ */
+const GRANT_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * The database's clock in epoch ms. Access-token revocations are stamped with it, not with the
+ * caller's `at`: every instance's revocation list advances a cursor over these stamps, and a
+ * cursor over stamps from several machines' clocks skips the revocations of the slower ones.
+ */
+const DB_NOW_MS = sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /**
  * The Postgres `OAuthStore`. Several gateway instances share the database, so nothing here may
@@ -28,6 +40,17 @@ export function createPgOAuthStore(db: PgDb): OAuthStore {
     },
     async insertSigningKey(row) {
       await db.insert(keys).values(row);
+    },
+    async insertSigningKeyIfNone(row) {
+      return db.transaction(async (tx) => {
+        // SHARE ROW EXCLUSIVE conflicts with itself, not with readers: instances generating their
+        // first key queue here, and each one after the first finds the winner's key and backs off.
+        await tx.execute(sql`lock table ${keys} in share row exclusive mode`);
+        const live = await tx.select({ kid: keys.kid }).from(keys).where(isNull(keys.retiredAt)).limit(1);
+        if (live.length > 0) return false;
+        await tx.insert(keys).values(row);
+        return true;
+      });
     },
     async retireSigningKey(kid, at) {
       await db.update(keys).set({ retiredAt: at }).where(and(eq(keys.kid, kid), isNull(keys.retiredAt)));
@@ -90,15 +113,15 @@ export function createPgOAuthStore(db: PgDb): OAuthStore {
     },
     async revokeGrant(id, at, reason) {
       return db.transaction(async (tx) => {
-        // The grant row is updated (and so locked) first: an access token inserted for this grant
-        // by another instance after this commits finds the grant revoked when it is checked.
+        // The grant row is updated (so locked) first: `insertAccessToken` takes a share lock on
+        // it, so a token issued concurrently is either seen by the update below or born revoked.
         await tx
           .update(grants)
           .set({ revokedAt: at, revokeReason: reason })
           .where(and(eq(grants.id, id), isNull(grants.revokedAt)));
         const rows = await tx
           .update(access)
-          .set({ revokedAt: at })
+          .set({ revokedAt: DB_NOW_MS })
           .where(and(eq(access.grantId, id), isNull(access.revokedAt), gt(access.expiresAt, at)))
           .returning({ jti: access.jti, expiresAt: access.expiresAt, revokedAt: access.revokedAt });
         return rows.map((r) => ({ jti: r.jti, expiresAt: r.expiresAt, revokedAt: r.revokedAt ?? at }));
@@ -136,7 +159,20 @@ export function createPgOAuthStore(db: PgDb): OAuthStore {
     },
 
     async insertAccessToken(row) {
-      await db.insert(access).values(row);
+      const grantId = row.grantId;
+      if (grantId === null) {
+        await db.insert(access).values(row);
+        return;
+      }
+      // Reuse detection on another instance may be revoking this token's grant right now (a
+      // refresh token replayed while its rotation is being answered here). FOR SHARE waits for
+      // that revocation to commit and then reads it; a token of a revoked grant is stored
+      // revoked, so every instance's revocation list refuses it within one poll.
+      await db.transaction(async (tx) => {
+        const grant = first(await tx.select({ revokedAt: grants.revokedAt }).from(grants).where(eq(grants.id, grantId)).for('share'));
+        const revoked = grant !== undefined && grant.revokedAt !== null;
+        await tx.insert(access).values(revoked ? { ...row, revokedAt: DB_NOW_MS } : row);
+      });
     },
     async getAccessToken(jti) {
       return first(await db.select().from(access).where(eq(access.jti, jti)));
@@ -145,11 +181,11 @@ export function createPgOAuthStore(db: PgDb): OAuthStore {
       const row = first(
         await db
           .update(access)
-          .set({ revokedAt: at })
+          .set({ revokedAt: DB_NOW_MS })
           .where(and(eq(access.jti, jti), isNull(access.revokedAt)))
-          .returning({ jti: access.jti, expiresAt: access.expiresAt }),
+          .returning({ jti: access.jti, expiresAt: access.expiresAt, revokedAt: access.revokedAt }),
       );
-      return row ? { ...row, revokedAt: at } : undefined;
+      return row ? { jti: row.jti, expiresAt: row.expiresAt, revokedAt: row.revokedAt ?? at } : undefined;
     },
     async listRevokedAccessTokens(since, now) {
       const rows = await db
@@ -172,6 +208,7 @@ export function createPgOAuthStore(db: PgDb): OAuthStore {
           .delete(grants)
           .where(
             and(
+              lt(grants.createdAt, now - GRANT_MIN_AGE_MS),
               notExists(tx.select({ one: sql`1` }).from(codes).where(eq(codes.grantId, grants.id))),
               notExists(tx.select({ one: sql`1` }).from(refresh).where(eq(refresh.grantId, grants.id))),
               notExists(tx.select({ one: sql`1` }).from(access).where(eq(access.grantId, grants.id))),
