@@ -1,25 +1,21 @@
 /**
- * A real authorization server for the OAuth tests: SQLite in memory with the real migrations,
- * the hono app served by @hono/node-server on 127.0.0.1 port 0, and a stand-in `/mcp/:server`
+ * A real authorization server for the OAuth tests: the suite's store (a fresh SQLite file, or a
+ * fresh Postgres database with PORTCULLIS_TEST_STORE=postgres) opened by `openStore`, the hono app served by @hono/node-server on 127.0.0.1 port 0, and a stand-in `/mcp/:server`
  * route that runs the resource guard exactly as the gateway does. The clock is settable.
  */
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { Hono } from 'hono';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config/parse-config.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { createOAuth, type OAuth, type OAuthDeps } from '../../src/oauth/create-oauth.js';
 import { hashPassword } from '../../src/oauth/password.js';
-import { createSqliteAgentsRepo, type AgentsRepo } from '../../src/store/agents-repo.js';
-import { createSqliteOAuthStore } from '../../src/store/oauth-repo.js';
+import type { AgentsRepo } from '../../src/store/agents-repo.js';
 import type { OAuthStore } from '../../src/store/oauth-store.js';
-
-const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
+import { openStore } from '../../src/store/open-store.js';
+import type { Store } from '../../src/store/store.js';
+import { freshDatabase, type TestDatabase } from '../helpers/database.js';
 
 export const USER = { username: 'alice', password: 'correct horse battery staple' };
 export const MACHINE = { clientId: 'nightly-job', clientSecret: 'machine-secret-0123456789abcdef-0123456789' };
@@ -29,6 +25,8 @@ export interface Harness {
   oauth: OAuth;
   store: OAuthStore;
   agents: AgentsRepo;
+  /** The database this harness runs on (pass it as `database` to start another on it). */
+  database: TestDatabase;
   /** Settable clock (epoch ms) the server runs on. */
   clock: { now: number; advance(ms: number): void };
   resource(server: string): string;
@@ -47,18 +45,23 @@ export interface HarnessOptions {
   fetcherForTests?: OAuthDeps['fetcherForTests'];
   delegations?: OAuthDeps['delegations'];
   onAgentCreated?: OAuthDeps['onAgentCreated'];
+  revocationPollMs?: OAuthDeps['revocationPollMs'];
+  /**
+   * Share another harness's database (several authorization servers on one Postgres, as
+   * several gateway instances would run). The first harness owns it and drops it on close.
+   */
+  database?: TestDatabase;
 }
 
 /** Starts the authorization server and the guarded stand-in MCP route. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   cachedHash ??= hashPassword(USER.password, 1024);
   const passwordHash = await cachedHash;
-  const sqlite = new Database(':memory:');
-  sqlite.pragma('foreign_keys = ON');
-  const db = drizzle(sqlite);
-  migrate(db, { migrationsFolder: MIGRATIONS });
-  const store = createSqliteOAuthStore(db);
-  const agents = createSqliteAgentsRepo(db);
+  const database = options.database ?? (await freshDatabase());
+  const ownsDatabase = options.database === undefined;
+  const full: Store = await openStore(database.config);
+  const store = full.oauth;
+  const agents = full.agents;
   const clock = {
     now: Date.now(),
     advance(ms: number) {
@@ -100,6 +103,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     fetcherForTests: options.fetcherForTests,
     delegations: options.delegations,
     onAgentCreated: options.onAgentCreated,
+    revocationPollMs: options.revocationPollMs,
   });
 
   const root = new Hono();
@@ -117,12 +121,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     oauth,
     store,
     agents,
+    database,
     clock,
     resource: (name) => `${baseUrl}/mcp/${name}`,
     async close() {
       await oauth.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      sqlite.close();
+      await full.close();
+      if (ownsDatabase) await database.drop();
     },
   };
 }
