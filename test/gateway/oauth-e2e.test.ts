@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/oauth/password.js';
+import { freshDatabase, type TestDatabase } from '../helpers/database.js';
 import { DEMO_STDIO, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestOAuthProvider } from '../helpers/oauth-provider.js';
 import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
@@ -19,12 +20,16 @@ import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
 const USER = { username: 'alice', password: 'correct horse battery staple' };
 let gw: TestGateway;
 let upstream: Fixture;
+let database: TestDatabase;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-oauth-e2e-'));
 const recorded = join(dir, 'requests.jsonl');
 
 beforeAll(async () => {
   upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded, RECORD_HEADERS: '1' } });
+  // The suite's store: the authorization server's state on SQLite or on Postgres.
+  database = await freshDatabase();
   gw = await startGateway({
+    database: database.config,
     oauth: { enforceAuth: true, users: [{ username: USER.username, passwordHash: await hashPassword(USER.password, 1024) }] },
     // Every agent a consent creates may call every tool: this suite is about OAuth, not policy.
     agents: { defaultPermissions: [{ resource: 'mcp:**', actions: ['call', 'read', 'get', 'list'] }] },
@@ -35,6 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await upstream?.stop();
+  await database?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
