@@ -93,16 +93,18 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
     await cluster('stop-keep');
     const downAt = performance.now();
     const before = upstreamCalls();
-    // Calls on the open session, and a new client's handshake: all refused, none forwarded.
+    // Calls on the open session, spread over two seconds so the gateway's background syncs of
+    // the store (policy, revocations) fail meanwhile too: all refused, none forwarded.
     const outcomes = [];
-    for (let i = 0; i < 5; i++) outcomes.push(await callRaw(gw.mcp('legacy'), { ...headers, 'mcp-session-id': sessionId }, i));
-    console.log(`while Postgres is down: ${outcomes.map((o) => `HTTP ${o.status} ${o.error ? `${o.error.code} ${JSON.stringify(o.error.data)} "${o.error.message}"` : 'no error'}`).join(' | ')}`);
-    for (const o of outcomes) {
-      expect(o.error, `a call answered while Postgres was down: HTTP ${o.status} ${o.text}`).toBeDefined();
-      expect(o.error!.message.length).toBeGreaterThan(0);
-      expect(typeof (o.error!.data as { reason?: unknown } | undefined)?.reason, `no reason in ${o.text}`).toBe('string');
+    for (let i = 0; i < 5; i++) {
+      outcomes.push(await callRaw(gw.mcp('legacy'), { ...headers, 'mcp-session-id': sessionId }, i));
+      await new Promise((resolve) => setTimeout(resolve, 400));
     }
-    expect(upstreamCalls() - before).toBe(0);
+    console.log(`while Postgres is down: ${outcomes.map((o) => `HTTP ${o.status} ${o.error ? `${o.error.code} ${JSON.stringify(o.error.data)} "${o.error.message}"` : 'no error'}`).join(' | ')}`);
+    // Soft: the recovery below is checked (and timed) even when the outage was not fail-closed.
+    const answered = outcomes.filter((o) => !o.error || !o.error.message || typeof (o.error.data as { reason?: unknown } | undefined)?.reason !== 'string');
+    expect.soft(answered.map((o) => `HTTP ${o.status} ${o.text.trim()}`), 'answers without a JSON-RPC error and reason while Postgres was down').toEqual([]);
+    expect.soft(upstreamCalls() - before, 'calls forwarded while Postgres was down').toBe(0);
     expect(gw.process.child.exitCode, gw.output()).toBeNull();
 
     await cluster('start-existing');
