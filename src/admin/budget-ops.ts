@@ -54,7 +54,9 @@ export async function budgetView(ctx: AdminContext, row: BudgetRecord): Promise<
   const ledger = ctx.engine?.ledger ?? null;
   const compiled = compileBudgetRecord(row);
   let used: number;
-  if (ledger !== null && compiled.ok) used = ledger.spent(compiled.compiled, now);
+  // A ledger leasing from a shared store sees only its own blocks: the store's figure counts every
+  // process's (blocks not yet spent included).
+  if (ledger !== null && ledger.refill === undefined && compiled.ok) used = ledger.spent(compiled.compiled, now);
   else used = (await ctx.repo.getUsage(row.id, periodStart))?.used ?? 0;
   return { ...row, used, periodStart };
 }

@@ -11,6 +11,7 @@ import {
 import type { Store } from '../store/store.js';
 import { budgetInputFromRecord, compileBudgetRecord, delegationInputFromRecord, permissionInputFromRecord } from './compile-records.js';
 import { createPriceBook, type PriceBook } from './price-book.js';
+import { createLeasedBudgetLedger, type LeasedBudgetLedger } from './leased-budget-ledger.js';
 import { createStoreBudgetLedger, type UsageSeed } from './store-budget-ledger.js';
 import { createStoreUsageSink, currentPeriodStart, type UsageSink } from './usage-sink.js';
 
@@ -29,6 +30,8 @@ export interface LoadPolicyOptions {
   readonly ledger?: BudgetLedger | null;
   readonly rates?: RateLimiter;
   readonly cacheSize?: number;
+  /** Tuning of the leased ledger a shared store (Postgres) gets; see `createLeasedBudgetLedger`. */
+  readonly leases?: { readonly leaseAhead?: number; readonly idleMs?: number };
   /** Told when the default usage sink cannot write (it retries with the next batch). */
   readonly onUsageError?: (err: unknown) => void;
 }
@@ -74,8 +77,13 @@ export async function loadPolicyEngine(store: Store, options: LoadPolicyOptions)
 
   let ledger: BudgetLedger | null;
   let storeSink: ReturnType<typeof createStoreUsageSink> | null = null;
+  let leased: LeasedBudgetLedger | null = null;
   if (options.ledger !== undefined) ledger = options.ledger;
-  else {
+  else if (store.shared !== undefined) {
+    // Several processes may spend the same budget: the store arbitrates blocks, nothing is seeded.
+    leased = createLeasedBudgetLedger({ leases: store.shared.budgetLeases, ...options.leases, onError: options.onUsageError });
+    ledger = leased;
+  } else {
     const now = options.now();
     const seed: UsageSeed[] = [];
     for (const record of budgets) {
@@ -100,6 +108,9 @@ export async function loadPolicyEngine(store: Store, options: LoadPolicyOptions)
     errors,
     prices: createPriceBook(budgets),
     flushUsage: async () => storeSink?.flush(),
-    close: async () => storeSink?.close(),
+    close: async () => {
+      await storeSink?.close();
+      await leased?.close();
+    },
   };
 }

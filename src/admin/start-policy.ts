@@ -22,8 +22,12 @@ export interface StartPolicyOptions {
   readonly config: { readonly agents: DeepReadonly<AgentsConfig>; readonly admin: DeepReadonly<AdminConfig> };
   readonly now: () => number;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
-  /** Poll interval of the sync; default 500 ms. */
+  /** Poll interval of the sync; default 500 ms (on Postgres: while the change listener is down). */
   readonly pollMs?: number;
+  /** Poll interval of the sync while a shared store pushes changes; default 10 s. */
+  readonly listeningPollMs?: number;
+  /** Tuning of the leased budget ledger on a shared store (`createLeasedBudgetLedger`). */
+  readonly leases?: { readonly leaseAhead?: number; readonly idleMs?: number };
   /** Where `PORTCULLIS_ADMIN_KEY` is read when the config has no `admin.key`; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -55,6 +59,7 @@ export async function startPolicy(options: StartPolicyOptions): Promise<PolicyRu
   const adminKey = resolveAdminKey(config.admin, options.env ?? process.env);
   const loaded = await loadPolicyEngine(store, {
     now,
+    leases: options.leases,
     onUsageError: (err) => logger.error({ err }, 'budget usage could not be persisted; retrying with the next batch'),
   });
   const updatePrices = (write: PolicyWrite) => {
@@ -96,7 +101,9 @@ export async function startPolicy(options: StartPolicyOptions): Promise<PolicyRu
     engine: loaded.engine,
     since: loaded.seq,
     pollMs: options.pollMs,
+    listeningPollMs: options.listeningPollMs,
     onError: (err) => logger.error({ err }, 'policy sync poll failed; retrying'),
+    onListenError: (err) => logger.warn({ err }, 'policy change listener lost; polling every pollMs until it reconnects'),
     onLoadError: (e) => logger.warn({ kind: e.kind, id: e.id, errors: e.errors }, 'stored policy row does not compile; it grants nothing'),
     onApply: updatePrices,
   });

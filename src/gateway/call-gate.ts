@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { PolicyAction, PolicyEngine, Reservation } from '../policy/index.js';
+import type { Decision, PolicyAction, PolicyEngine, PolicyRequest, Reservation } from '../policy/index.js';
 import type { FinalHook } from './client-stream.js';
 import type { JsonObject, RequestMessage, ResponseMessage } from './jsonrpc/message.js';
 import { clientIp, type TrustedProxies } from './client-ip.js';
@@ -12,6 +12,14 @@ const GATED: Readonly<Record<string, { action: PolicyAction; key: 'name' | 'uri'
   'tools/call': { action: 'call', key: 'name' },
   'resources/read': { action: 'read', key: 'uri' },
   'prompts/get': { action: 'get', key: 'name' },
+});
+
+/** The lists the gate filters: the action a listed item is checked for, where the items are, what names each. */
+const LISTS: Readonly<Record<string, { action: PolicyAction; key: string; field: string }>> = Object.freeze({
+  'tools/list': { action: 'call', key: 'tools', field: 'name' },
+  'prompts/list': { action: 'get', key: 'prompts', field: 'name' },
+  'resources/list': { action: 'read', key: 'resources', field: 'uri' },
+  'resources/templates/list': { action: 'read', key: 'resourceTemplates', field: 'uriTemplate' },
 });
 
 /** What a gated call found at the gate: go on (with a hook for its final answer), or this answer. */
@@ -57,8 +65,14 @@ export interface CallGate {
   isGated(method: string): boolean;
   /** hot path: one cached decision, one queued record awaited, one closure. */
   admit(ctx: McpContext, request: RequestMessage): Admission | Promise<Admission>;
-  /** A hook that filters a `tools/list` answer to what the caller may call, or undefined. */
-  listHook(ctx: McpContext, request: RequestMessage): FinalHook | undefined;
+  /**
+   * A hook that filters a list answer to what the caller may use, or undefined. `tools/list`
+   * always (pins, then `call` grants); with `lists: 'all'` also `prompts/list` (`get` grants),
+   * `resources/list` and `resources/templates/list` (`read` grants, the URI or template as the
+   * target): the aggregated endpoint merges those. `/mcp/{server}` passes them through as the
+   * upstream sent them; a read or get there is still decided when it is made.
+   */
+  listHook(ctx: McpContext, request: RequestMessage, lists?: 'tools' | 'all'): FinalHook | undefined;
 }
 
 /**
@@ -85,7 +99,7 @@ export function createCallGate(deps: CallGateDeps): CallGate {
     let reservation: Reservation | null = null;
     let chain: readonly string[] = [];
     if (policy && agentId && agentId !== 'anonymous') {
-      const decision = policy.decide({
+      const policyRequest: PolicyRequest = {
         agentId,
         action: base.action,
         server: ctx.server,
@@ -94,7 +108,9 @@ export function createCallGate(deps: CallGateDeps): CallGate {
         ip,
         requestKey: requestKeyOf(ctx, request),
         estimate: deps.prices?.estimateFor(ctx.server, target),
-      });
+      };
+      let decision = policy.decide(policyRequest);
+      if (!decision.allow && decision.code === 'budget_exhausted' && policy.ledger?.refill) decision = await decideAfterRefill(policy, policyRequest, decision);
       if (!decision.allow) {
         if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
         recorder?.denied({ ...base, decision: 'deny', reason: decision.code, chain: [] });
@@ -143,11 +159,12 @@ export function createCallGate(deps: CallGateDeps): CallGate {
       return policy || recorder ? decideAndRecord(ctx, request) : PASS;
     },
 
-    listHook(ctx, request) {
-      if (request.method !== 'tools/list') return undefined;
+    listHook(ctx, request, lists = 'tools') {
+      const list = LISTS[request.method];
+      if (!list || (lists === 'tools' && request.method !== 'tools/list')) return undefined;
       const agentId = ctx.identity?.agentId;
-      const byPolicy = policy && agentId && agentId !== 'anonymous' ? policyFilter(policy, agentId, ctx.server) : undefined;
-      if (!pins) return byPolicy;
+      const byPolicy = policy && agentId && agentId !== 'anonymous' ? policyFilter(policy, agentId, ctx.server, list) : undefined;
+      if (!pins || request.method !== 'tools/list') return byPolicy;
       // The pins see the upstream's whole list (a changed tool is noticed whoever lists), then policy filters.
       return (final, status) => {
         const pinned = pins.observeList(ctx.server, request, final) ?? final;
@@ -157,15 +174,32 @@ export function createCallGate(deps: CallGateDeps): CallGate {
   };
 }
 
+/**
+ * A ledger that spends blocks leased from a shared store (Postgres, several instances) refuses a
+ * call whose local block is short: the call awaits a refill and is decided again, as long as the
+ * store had room. On SQLite there is no refill and this is never reached.
+ */
+export async function decideAfterRefill(policy: PolicyEngine, request: PolicyRequest, refused: Decision): Promise<Decision> {
+  let decision = refused;
+  const ledger = policy.ledger;
+  // Bounded: other calls may win each refilled block; past this many rounds the store is contended enough to refuse.
+  for (let round = 0; round < 16 && !decision.allow && decision.code === 'budget_exhausted' && ledger?.refill; round++) {
+    if (!(await ledger.refill())) break;
+    decision = policy.decide(request);
+  }
+  return decision;
+}
+
 const PASS: Admission = Object.freeze({ ok: true, hook: () => undefined });
 
-function policyFilter(policy: PolicyEngine, agentId: string, server: string): FinalHook {
+function policyFilter(policy: PolicyEngine, agentId: string, server: string, list: (typeof LISTS)[string]): FinalHook {
+  const { action, key, field } = list;
   return (final) => {
-    const tools = final.result?.tools;
-    if (!Array.isArray(tools)) return undefined;
-    const names = tools.map((t) => (t as JsonObject).name).filter((n): n is string => typeof n === 'string');
-    const allowed = new Set(policy.listCallableTools(agentId, server, names));
-    return { ...final, result: { ...final.result, tools: tools.filter((t) => allowed.has((t as JsonObject).name as string)) } };
+    const items = final.result?.[key];
+    if (!Array.isArray(items)) return undefined;
+    const names = items.map((t) => (t as JsonObject)?.[field]).filter((n): n is string => typeof n === 'string');
+    const allowed = new Set(policy.listPermitted(agentId, action, server, names));
+    return { ...final, result: { ...final.result, [key]: items.filter((t) => allowed.has((t as JsonObject)?.[field] as string)) } };
   };
 }
 

@@ -25,6 +25,13 @@ export interface BudgetLedger {
   settle(reservation: Reservation, actual: Partial<Readonly<Record<BudgetMetric, number>>>): SettleResult;
   /** Spent (held + settled) in the budget's current period. */
   spent(budget: CompiledBudget, now: number): number;
+  /**
+   * Only a ledger spending blocks leased from a shared store has it: takes more for the budgets
+   * that came up short since the last refill, and resolves `true` if anything was taken (a call
+   * refused as `budget_exhausted` is then decided again) or `false` if the store had no room.
+   * Deciding stays synchronous; only a call that found its local block short awaits this.
+   */
+  refill?(): Promise<boolean>;
 }
 
 /** A held (or replayed) reservation, or the first budget without room. */

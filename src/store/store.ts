@@ -1,6 +1,7 @@
 import type { AgentsRepo } from './agents-repo.js';
 import type { OAuthStore } from './oauth-store.js';
 import type { PolicyRepo } from './policy-repo.js';
+import type { SharedPolicyState } from './shared-state.js';
 import type { ToolPinsRepo } from './tool-pins-repo.js';
 
 /**
@@ -20,6 +21,8 @@ export interface Store {
   readonly policy: PolicyRepo;
   /** Approved tool definitions and pending changes (`schema-tools.ts`). */
   readonly toolPins: ToolPinsRepo;
+  /** Present when several gateway processes may share this store (Postgres): budget leases and pushed policy changes. */
+  readonly shared?: SharedPolicyState;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,10 @@
 import type { Store } from '../store.js';
 import { connectPostgres } from './connect.js';
 import { createPgAgentsRepo } from './agents-repo.js';
+import { createPgBudgetLeaseRepo } from './budget-leases.js';
 import { createPgMetaRepo, createPgServerRepo, createPgSessionRepo } from './core-repos.js';
 import { createPgOAuthStore } from './oauth-repo.js';
+import { watchPgPolicyChanges } from './policy-listener.js';
 import { createPgPolicyRepo } from './policy-repo.js';
 import { createPgToolPinsRepo } from './tool-pins-repo.js';
 
@@ -22,7 +24,7 @@ export interface PostgresStoreOptions {
  * SQLite ones; `close()` ends the pool.
  */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
-  const { pool, db } = await connectPostgres({ url: options.url, skipMigrations: options.skipMigrations, onPoolError: options.onPoolError });
+  const { pool, db, pg, url } = await connectPostgres({ url: options.url, skipMigrations: options.skipMigrations, onPoolError: options.onPoolError });
   return {
     dialect: 'postgres',
     sessions: createPgSessionRepo(db),
@@ -32,6 +34,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     agents: createPgAgentsRepo(db),
     policy: createPgPolicyRepo(db),
     toolPins: createPgToolPinsRepo(db),
+    shared: {
+      budgetLeases: createPgBudgetLeaseRepo(db),
+      watchPolicyChanges: (handlers) => watchPgPolicyChanges(pg, url, handlers),
+    },
     async close() {
       await pool.end();
     },
