@@ -1,9 +1,9 @@
 // The load driver every target gets: opens an MCP session the way a client does (initialize,
 // notifications/initialized), then drives `tools/call echo` with autocannon and prints one JSON
-// line. Usage: node bench/load.mjs URL [connections] [seconds] [bearer]
+// line. Usage: node bench/load.mjs URL [connections] [seconds] [bearer] [tool]
 import autocannon from 'autocannon';
 
-const [url, connections = '32', seconds = '10', bearer = ''] = process.argv.slice(2);
+const [url, connections = '32', seconds = '10', bearer = '', tool = 'echo'] = process.argv.slice(2);
 const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
 if (bearer) headers.authorization = `Bearer ${bearer}`;
 
@@ -27,7 +27,7 @@ const result = await autocannon({
     {
       method: 'POST',
       headers,
-      setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: '2.0', id: next++, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } }) }),
+      setupRequest: (req) => ({ ...req, body: JSON.stringify({ jsonrpc: '2.0', id: next++, method: 'tools/call', params: { name: tool, arguments: { text: 'hello' } } }) }),
     },
   ],
 });

@@ -38,6 +38,10 @@ const VARIANTS = [
   { variant: 'auth', name: 'gateway (auth)', port: 19111 },
   { variant: 'policy', name: 'gateway (auth + policy)', port: 19112 },
   { variant: 'full', name: 'gateway (full: + budget + audit)', port: 19113 },
+  // The full path as deployed (policy, budgets, audit from the store), small and large store,
+  // and the same process's aggregated /mcp endpoint.
+  { variant: 'store', name: 'gateway (full, store: 10 agents)', port: 19114, args: ['--agents', '10'], aggregate: 'gateway /mcp (full, store: 10 agents)' },
+  { variant: 'store', name: 'gateway (full, store: 100k agents / 1M grants)', port: 19115, args: ['--agents', '100000', '--perms', '10'], startMs: 300_000 },
 ];
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -52,12 +56,12 @@ function copyShared() {
 }
 
 /** Starts a node script and resolves once it prints its ready line. */
-function start(name, file, args) {
+function start(name, file, args, startMs = 20_000) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [file, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${err}`)), startMs);
     child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
     child.stdout.on('data', (d) => {
       const line = String(d);
@@ -76,9 +80,9 @@ function rssMb(pid) {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
 }
 
-function load(url, connections, bearer = '') {
+function load(url, connections, bearer = '', tool = 'echo') {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(pieces, 'load.mjs'), url, String(connections), String(seconds), bearer], { cwd: root });
+    const child = spawn(process.execPath, [join(pieces, 'load.mjs'), url, String(connections), String(seconds), bearer, tool], { cwd: root });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -96,9 +100,12 @@ const forwarder = await start('forwarder', join(pieces, 'bare-forwarder.mjs'), [
 const sdkProxy = await start('sdk-proxy', join(pieces, 'sdk-proxy.mjs'), [String(PORTS.sdkProxy), `http://127.0.0.1:${PORTS.upstream}/mcp`]);
 const gateways = [];
 for (const v of VARIANTS) {
-  const args = [v.variant, String(v.port), `http://127.0.0.1:${PORTS.upstream}/mcp`, join(tmp, `${v.variant}.db`)];
-  const child = await start(v.name, join(root, 'bench', 'gateway-variant.mjs'), args);
-  gateways.push({ name: v.name, url: `http://127.0.0.1:${v.port}/mcp/raw`, child, bearer: JSON.parse(child.readyLine).token });
+  const args = [v.variant, String(v.port), `http://127.0.0.1:${PORTS.upstream}/mcp`, join(tmp, `${v.port}.db`), ...(v.args ?? [])];
+  const child = await start(v.name, join(root, 'bench', 'gateway-variant.mjs'), args, v.startMs);
+  const ready = JSON.parse(child.readyLine);
+  gateways.push({ name: v.name, url: `http://127.0.0.1:${v.port}/mcp/raw`, child, bearer: ready.token });
+  // The reference load driver always calls `echo`; the aggregated name needs ours.
+  if (v.aggregate && !opts.shared) gateways.push({ name: v.aggregate, url: `http://127.0.0.1:${v.port}/mcp`, child, bearer: ready.aggregateToken, tool: 'raw__echo' });
 }
 
 const targets = [
@@ -110,12 +117,12 @@ const targets = [
 
 const results = new Map();
 for (const connections of connectionCounts) {
-  for (const t of targets) await load(t.url, connections, t.bearer); // warm-up: JIT, pools, sessions
+  for (const t of targets) await load(t.url, connections, t.bearer, t.tool); // warm-up: JIT, pools, sessions
   // Interleave repeats so drift on a shared machine hits every target alike.
   for (let r = 0; r < repeats; r++) {
     for (const t of targets) {
       const key = `${t.name}@${connections}`;
-      const run = await load(t.url, connections, t.bearer);
+      const run = await load(t.url, connections, t.bearer, t.tool);
       if (run.non2xx || run.errors) throw new Error(`${t.name}: ${run.non2xx} non-2xx, ${run.errors} errors`);
       results.set(key, [...(results.get(key) ?? []), { ...run, rss: rssMb(t.child.pid) }]);
     }
@@ -156,6 +163,9 @@ if (fullLow && bareLow && low === 1) {
   const added = 1000 / fullLow.rps - 1000 / bareLow.rps;
   check(`latency added by the full path @1 (mean, from rps; p50 ${fullLow.p50} vs ${bareLow.p50} ms)`, `${added.toFixed(3)} ms`, '≤ 1 ms', added <= 1);
 }
+const [small, large, aggregate] = [VARIANTS[4].name, VARIANTS[5].name, VARIANTS[4].aggregate].map((n) => row(n, top));
+if (small && large) check(`full path, 100k agents / 1M grants vs 10 agents @${top}`, `${(large.rps / small.rps).toFixed(2)}×`, '≥ 0.90×', large.rps / small.rps >= 0.9);
+if (small && aggregate) check(`/mcp vs /mcp/{server} @${top}`, `${(aggregate.rps / small.rps).toFixed(2)}×`, '≥ 0.95×', aggregate.rps / small.rps >= 0.95);
 console.log(checks.join('\n'));
 if (opts.write) {
   writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\n\n${table}\n`);
