@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/oauth/password.js';
 import { CLIENT_INFO, connectV1, connectV2 } from '../helpers/clients.js';
 import { PG_URL } from '../helpers/database.js';
+import { chainBreaks, readPgAudit } from '../helpers/pg-audit.js';
 import { startInstances, type GatewayInstance, type Instances } from '../helpers/instances.js';
 import { TestOAuthProvider } from '../helpers/oauth-provider.js';
 import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
@@ -190,6 +191,25 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     console.log(`token revoked by the code replay on A refused on B after ${elapsed.toFixed(0)} ms`);
     expect(refusedOnB).toBe(true);
     expect(elapsed).toBeLessThan(2_000);
+  });
+
+  it('both instances append to one audit chain: the budget burst recorded once per call, unbroken', async () => {
+    // Denials may still be in a writer's queue: wait until all 64 attempts are there.
+    const spender = async () => (await readPgAudit(cluster.database.url)).filter((r) => r.agent === 'spender' && r.kind === 'attempt');
+    const deadline = Date.now() + 5_000;
+    let attempts = await spender();
+    while (attempts.length < 64 && Date.now() < deadline) {
+      await sleep(100);
+      attempts = await spender();
+    }
+    const decisions = attempts.map((r) => `${r.decision}${r.reason ? ` ${r.reason}` : ''}`);
+    expect({ attempts: attempts.length, allowed: decisions.filter((d) => d === 'allow').length, budget: decisions.filter((d) => d.includes('budget_exhausted')).length }).toEqual({
+      attempts: 64,
+      allowed: 10,
+      budget: 54,
+    });
+    const rows = await readPgAudit(cluster.database.url);
+    expect(chainBreaks(rows)).toEqual([]);
   });
 });
 

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectV1 } from '../helpers/clients.js';
 import { PG_URL } from '../helpers/database.js';
 import { freePort } from '../helpers/gateway.js';
+import { chainBreaks, readPgAudit } from '../helpers/pg-audit.js';
 import { startInstances, type GatewayInstance, type Instances } from '../helpers/instances.js';
 import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
 
@@ -105,6 +106,9 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
     const answered = outcomes.filter((o) => !o.error || !o.error.message || typeof (o.error.data as { reason?: unknown } | undefined)?.reason !== 'string');
     expect.soft(answered.map((o) => `HTTP ${o.status} ${o.text.trim()}`), 'answers without a JSON-RPC error and reason while Postgres was down').toEqual([]);
     expect.soft(upstreamCalls() - before, 'calls forwarded while Postgres was down').toBe(0);
+    // The budget is nowhere near its limit: an outage must say so, not blame the budget.
+    const misleading = outcomes.filter((o) => (o.error?.data as { reason?: unknown } | undefined)?.reason === 'budget_exhausted');
+    expect.soft(misleading.map((o) => o.error!.message), 'outage refusals that name an exhausted budget').toEqual([]);
     expect(gw.process.child.exitCode, gw.output()).toBeNull();
 
     await cluster('start-existing');
@@ -125,8 +129,26 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
     const fresh = await connectV1(gw.mcp('legacy'), { headers });
     expect((await fresh.client.callTool({ name: 'echo', arguments: { text: 'fresh' } })).content).toEqual([{ type: 'text', text: 'fresh' }]);
     await Promise.all([fresh.close(), client.close()]);
+
+    // The audit log went on across the outage: every forwarded call has its allowed attempt, none
+    // of the refused ones does, and the chain is unbroken.
+    const audit = await eventuallyAudit((rows) => rows.filter((r) => r.kind === 'attempt' && r.decision === 'allow').length >= upstreamCalls());
+    const allowed = audit.filter((r) => r.kind === 'attempt' && r.decision === 'allow');
+    expect(allowed.length, `allowed attempts in the audit log vs calls the upstream saw (${audit.length} rows)`).toBe(upstreamCalls());
+    expect(allowed.filter((r) => r.requestId?.includes('outage'))).toEqual([]);
+    expect(chainBreaks(audit)).toEqual([]);
   }, 90_000);
 });
+
+/** The audit log once `done` holds of it (writes of outcomes are not awaited), or after 5 s as it is. */
+async function eventuallyAudit(done: (rows: Awaited<ReturnType<typeof readPgAudit>>) => boolean) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const rows = await readPgAudit(gateway.database.url);
+    if (done(rows) || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 async function workerToken(): Promise<string> {
   const res = await fetch(`${gw.url}/oauth/token`, {
