@@ -60,7 +60,8 @@ export interface ChainContext {
   columns: ChainColumns;
 }
 
-const COLUMNS = [
+/** The `audit_log` columns in insert order (the Postgres writer builds the same rows). */
+export const AUDIT_LOG_COLUMNS = [
   'seq', 'time', 'kind', 'request_key', 'agent', 'user', 'tenant', 'client', 'delegation', 'server', 'tool',
   'method', 'args_digest', 'args', 'decision', 'reason', 'request_id', 'source_ip', 'status', 'is_error',
   'latency_ms', 'bytes', 'prev_hash', 'hash',
@@ -77,11 +78,11 @@ export function createChainContext(
     uncheckpointed: 0,
     lastCheckpointAt: Date.now(),
     insert: db.prepare(
-      `INSERT INTO audit_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`,
+      `INSERT INTO audit_log (${AUDIT_LOG_COLUMNS.join(', ')}) VALUES (${AUDIT_LOG_COLUMNS.map((c) => '@' + c).join(', ')})`,
     ),
     head: db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'),
     opStatements: new Map(),
-    columns: chainColumns(Object.fromEntries(COLUMNS.map((c) => [c, null]))),
+    columns: chainColumns(Object.fromEntries(AUDIT_LOG_COLUMNS.map((c) => [c, null]))),
   };
 }
 

@@ -29,7 +29,8 @@ export function recoverUnfinishedAttempts(ctx: ChainContext): number {
   return items.length;
 }
 
-function unknownOutcome(a: Record<string, string | number | null>, now: number): AuditRowValues {
+/** The `outcome_unknown` row that settles an orphaned attempt (`a` as the database returned it). */
+export function unknownOutcome(a: Record<string, string | number | null>, now: number): AuditRowValues {
   const str = (k: string): string | null => (a[k] === null ? null : String(a[k]));
   return {
     time: now,
