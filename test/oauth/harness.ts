@@ -47,10 +47,15 @@ export interface HarnessOptions {
   onAgentCreated?: OAuthDeps['onAgentCreated'];
   revocationPollMs?: OAuthDeps['revocationPollMs'];
   /**
-   * Share another harness's database (several authorization servers on one Postgres, as
-   * several gateway instances would run). The first harness owns it and drops it on close.
+   * Run on this database instead of a fresh one (several authorization servers sharing one
+   * Postgres, as gateway instances do); the caller drops it.
    */
   database?: TestDatabase;
+  /**
+   * The public base URL (issuer, resource URIs) when it is not this server's own address: gateway
+   * instances behind one load balancer share it. Requests still go to `baseUrl`.
+   */
+  issuer?: string;
 }
 
 /** Starts the authorization server and the guarded stand-in MCP route. */
@@ -77,11 +82,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = `http://127.0.0.1:${port}`;
+  const issuer = options.issuer ?? baseUrl;
   const servers = Object.fromEntries(
     (options.servers ?? ['alpha', 'beta']).map((name) => [name, { transport: 'http' as const, url: 'http://127.0.0.1:9/mcp' }]),
   );
   const config = parseConfig({
-    baseUrl,
+    baseUrl: issuer,
     servers,
     oauth: {
       users: [{ username: USER.username, passwordHash, name: 'Alice' }],
@@ -123,7 +129,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     agents,
     database,
     clock,
-    resource: (name) => `${baseUrl}/mcp/${name}`,
+    resource: (name) => `${issuer}/mcp/${name}`,
     async close() {
       await oauth.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
