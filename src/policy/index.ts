@@ -104,6 +104,6 @@ export {
 export { checkAgents, evaluateCall, type CallOutcome, type Failure, type GrantVerdict } from './evaluate-call.js';
 export { decide, type DecideDeps } from './decide.js';
 export { explain, type Explanation } from './explain.js';
-export { listCallableTools } from './list-tools.js';
+export { listCallableTools, listPermitted } from './list-tools.js';
 export { describeTarget, denial } from './deny-reason.js';
 export { createPolicyEngine, type PolicyEngine, type PolicyEngineOptions } from './policy-engine.js';

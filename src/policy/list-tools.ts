@@ -1,6 +1,7 @@
 import type { DecideDeps } from './decide.js';
 import { checkAgents } from './evaluate-call.js';
 import { staticDecisionFor } from './static-decision.js';
+import type { PolicyAction } from './types.js';
 
 /**
  * Filters a `tools/list` answer to the tools the agent may call: the agent and its chain are
@@ -10,10 +11,18 @@ import { staticDecisionFor } from './static-decision.js';
  * reason. Uses the same cached static entries as `decide`.
  */
 export function listCallableTools(deps: DecideDeps, agentId: string, server: string, tools: readonly string[]): string[] {
+  return listPermitted(deps, agentId, 'call', server, tools);
+}
+
+/**
+ * The same filter for any action: the targets (tool names, resource URIs or templates, prompt
+ * names) the agent may `action` on `server`, for filtering the list that offers them.
+ */
+export function listPermitted(deps: DecideDeps, agentId: string, action: PolicyAction, server: string, targets: readonly string[]): string[] {
   const now = deps.now();
   const out: string[] = [];
-  for (const tool of tools) {
-    const entry = staticDecisionFor(deps.directory, deps.cache, { agentId, action: 'call', server, tool });
+  for (const tool of targets) {
+    const entry = staticDecisionFor(deps.directory, deps.cache, { agentId, action, server, tool });
     if (entry.failure !== null || checkAgents(deps.directory, entry.agentIds, now) !== null) continue;
     const chain = entry.chain;
     if (chain !== null && (now < chain.notBefore || now >= chain.notAfter)) continue;

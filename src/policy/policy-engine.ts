@@ -2,11 +2,11 @@ import type { BudgetLedger } from './budget-ledger.js';
 import { createDecisionCache } from './decision-cache.js';
 import { decide, type DecideDeps } from './decide.js';
 import { explain, type Explanation } from './explain.js';
-import { listCallableTools } from './list-tools.js';
+import { listCallableTools, listPermitted } from './list-tools.js';
 import type { PolicyIndex } from './policy-index.js';
 import { createRateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { StaticDecision } from './static-decision.js';
-import type { Decision, PolicyRequest } from './types.js';
+import type { Decision, PolicyAction, PolicyRequest } from './types.js';
 
 /** What `createPolicyEngine` needs; only `index` and `now` are required. */
 export interface PolicyEngineOptions {
@@ -33,6 +33,8 @@ export interface PolicyEngine {
   explain(request: PolicyRequest): Explanation;
   /** The subset of `tools` the agent may call on `server`, for filtering `tools/list`. */
   listCallableTools(agentId: string, server: string, tools: readonly string[]): string[];
+  /** The subset of `targets` the agent may `action` on `server` (`read` resources, `get` prompts), for filtering lists. */
+  listPermitted(agentId: string, action: PolicyAction, server: string, targets: readonly string[]): string[];
   /** Entries in the decision cache (for metrics). */
   cacheSize(): number;
 }
@@ -61,6 +63,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     decide: (request) => decide(deps, request),
     explain: (request) => explain(deps, request),
     listCallableTools: (agentId, server, tools) => listCallableTools(deps, agentId, server, tools),
+    listPermitted: (agentId, action, server, targets) => listPermitted(deps, agentId, action, server, targets),
     cacheSize: () => cache.size,
   };
 }
