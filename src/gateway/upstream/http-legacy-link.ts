@@ -6,11 +6,18 @@ import type { LegacyLink, LinkEvents, LinkFactory } from './legacy-link.js';
 import { forEachUpstreamMessage, readCapped, type MessageLimits } from './read-body.js';
 
 /**
- * A 2025-era Streamable HTTP session that the gateway opens and holds itself, so that clients
- * without sessions (2026-07-28) can use an upstream that still needs one.
+ * When the link holds the upstream's standalone GET stream open: `always` (a session the gateway
+ * shares), or `on-demand` (a session held for one client: only while that client listens, as
+ * `/mcp/{server}` does, so idle sessions do not each pin one of the upstream pool's connections).
  */
-export function httpLegacyLinkFactory(upstream: HttpUpstream, limits: MessageLimits, logger: Logger): LinkFactory {
-  return async (events) => new HttpLegacyLink(upstream, limits, logger, events);
+export type ListenMode = 'always' | 'on-demand';
+
+/**
+ * A 2025-era Streamable HTTP session that the gateway opens and holds itself: for clients without
+ * sessions (2026-07-28), and for each client session of the aggregated endpoint.
+ */
+export function httpLegacyLinkFactory(upstream: HttpUpstream, limits: MessageLimits, logger: Logger, mode: ListenMode = 'always'): LinkFactory {
+  return async (events) => new HttpLegacyLink(upstream, limits, logger, events, mode === 'always');
 }
 
 class HttpLegacyLink implements LegacyLink {
@@ -23,8 +30,11 @@ class HttpLegacyLink implements LegacyLink {
   #protocolVersion: string | undefined;
   #initId: unknown;
   #closed = false;
+  #wantStream: boolean;
+  #stream: AbortController | undefined;
 
-  constructor(upstream: HttpUpstream, limits: MessageLimits, logger: Logger, events: LinkEvents) {
+  constructor(upstream: HttpUpstream, limits: MessageLimits, logger: Logger, events: LinkEvents, wantStream: boolean) {
+    this.#wantStream = wantStream;
     this.#upstream = upstream;
     this.#limits = limits;
     this.#logger = logger;
@@ -61,7 +71,7 @@ class HttpLegacyLink implements LegacyLink {
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.#sessionId) {
       this.#sessionId = sid;
-      void this.#listen();
+      if (this.#wantStream) this.listen(true);
     }
     // Consumed in the background: a long tool call streams for as long as it runs.
     forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, this.#events.onMessage).catch((err: Error) => {
@@ -81,10 +91,21 @@ class HttpLegacyLink implements LegacyLink {
     }
   }
 
+  listen(on: boolean): void {
+    this.#wantStream = on;
+    if (!on) {
+      this.#stream?.abort();
+      this.#stream = undefined;
+    } else if (this.#sessionId && !this.#stream && !this.#closed) {
+      this.#stream = new AbortController();
+      void this.#listen(AbortSignal.any([this.#abort.signal, this.#stream.signal]));
+    }
+  }
+
   /** The standalone GET stream carries messages tied to no request (list changes). */
-  async #listen(): Promise<void> {
+  async #listen(signal: AbortSignal): Promise<void> {
     try {
-      const res = await this.#upstream.get({ ...this.#headers(), accept: 'text/event-stream' }, this.#abort.signal);
+      const res = await this.#upstream.get({ ...this.#headers(), accept: 'text/event-stream' }, signal);
       if (res.statusCode !== 200) {
         await res.body.dump();
         return;

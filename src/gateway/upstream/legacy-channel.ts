@@ -37,6 +37,7 @@ export class LegacyChannel {
   #restartTimer: NodeJS.Timeout | undefined;
   #stableTimer: NodeJS.Timeout | undefined;
   #listeners = new Set<(m: NotificationMessage) => void>();
+  #listening = false;
 
   constructor(opts: ChannelOptions) {
     this.server = opts.server;
@@ -92,6 +93,15 @@ export class LegacyChannel {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Whether the upstream's standalone stream is wanted (links that open it on demand): kept
+   * across reconnects, so a client that listens keeps hearing the upstream after it restarts.
+   */
+  listen(on: boolean): void {
+    this.#listening = on;
+    this.#link?.listen?.(on);
+  }
+
   /** Starts the upstream now instead of on the first call (stdio children). */
   start(): void {
     void this.ready().catch(() => undefined);
@@ -125,6 +135,7 @@ export class LegacyChannel {
         },
       });
       this.#link = link;
+      if (this.#listening) link.listen?.(true);
       const init = await this.#router.request(
         'initialize',
         this.#opts.initParams,

@@ -7,6 +7,8 @@ import type { Message } from '../jsonrpc/message.js';
 export interface LegacyLink {
   send(message: Message): Promise<void>;
   close(): Promise<void>;
+  /** Holds the upstream's standalone stream open, or lets it go (HTTP links that open it on demand). */
+  listen?(on: boolean): void;
   /** The child's process id, for links that are processes. */
   readonly pid?: number;
 }
