@@ -25,19 +25,7 @@ type Db = BetterSQLite3Database<typeof schema>;
 
 /** Opens the embedded store: WAL journal, foreign keys on, migrations applied unless skipped. */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
-  const memory = options.url === ':memory:';
-  if (!memory) mkdirSync(dirname(resolve(options.url)), { recursive: true });
-  let sqlite: Database.Database;
-  try {
-    sqlite = new Database(options.url);
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
-  } catch (err) {
-    throw new PortcullisError('STORE_FAILURE', `cannot open SQLite database ${options.url}: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const sqlite = openDatabase(options.url);
   const db: Db = drizzle(sqlite, { schema });
   if (!options.skipMigrations) migrate(db, { migrationsFolder: MIGRATIONS });
   return {
@@ -53,6 +41,40 @@ export function openSqliteStore(options: SqliteStoreOptions): Store {
       sqlite.close();
     },
   };
+}
+
+function openDatabase(url: string): Database.Database {
+  if (url !== ':memory:') mkdirSync(dirname(resolve(url)), { recursive: true });
+  try {
+    const sqlite = new Database(url);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    return sqlite;
+  } catch (err) {
+    throw new PortcullisError('STORE_FAILURE', `cannot open SQLite database ${url}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Applies the pending migrations of the file at `url` (`portcullis migrate`); returns the
+ * `created_at` stamp of the newest applied migration before and after (null: none yet).
+ */
+export function migrateSqlite(url: string): { before: number | null; after: number | null } {
+  const sqlite = openDatabase(url);
+  try {
+    const newest = (): number | null => {
+      const table = sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = '__drizzle_migrations'").get();
+      if (!table) return null;
+      const row = sqlite.prepare('select max(created_at) as at from __drizzle_migrations').get() as { at: number | string | null };
+      return row.at === null ? null : Number(row.at);
+    };
+    const before = newest();
+    migrate(drizzle(sqlite, { schema }), { migrationsFolder: MIGRATIONS });
+    return { before, after: newest() };
+  } finally {
+    sqlite.close();
+  }
 }
 
 function sessionRepo(db: Db): SessionRepo {
