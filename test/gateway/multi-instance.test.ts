@@ -42,6 +42,8 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     const passwordHash = await hashPassword(USER.password, 1024);
     cluster = await startInstances({
       count: 2,
+      // Starting together is its own case below; here a start-up race must not hide the rest.
+      sequential: true,
       config: () => ({
         secret: SECRET,
         admin: { key: ADMIN_KEY },
@@ -138,6 +140,18 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     const stolen = await rpc(b.mcp('legacy'), { authorization: `Bearer ${intruder}`, 'mcp-session-id': sessionId! }, { method: 'tools/call', params: { name: 'echo', arguments: { text: 'stolen' } } });
     expect(stolen.status).toBe(404);
     await moved.close();
+    await onA.close();
+  });
+
+  it('an MCP session ended on B (DELETE) is gone on A too: the next request there gets 404', async () => {
+    const token = await botToken(a, 'sessioner');
+    const onA = await connectV1(a.mcp('legacy'), { headers: bearer(token) });
+    const sessionId = onA.transport.sessionId!;
+    await onA.client.callTool({ name: 'echo', arguments: { text: 'live on A' } });
+    const del = await fetch(b.mcp('legacy'), { method: 'DELETE', headers: { ...bearer(token), 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' } });
+    expect(del.status).toBe(200);
+    const ended = await rpc(a.mcp('legacy'), { ...bearer(token), 'mcp-session-id': sessionId }, { method: 'tools/call', params: { name: 'echo', arguments: { text: 'ended' } } });
+    expect(ended.status, ended.text).toBe(404);
     await onA.close();
   });
 
@@ -274,3 +288,43 @@ async function eventually<T>(fn: () => Promise<T>, withinMs: number): Promise<T>
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+describe.skipIf(!PG_URL)('gateway processes starting together on a fresh database', () => {
+  it('three start at once (migrations, the first signing key, declared policy) and agree', async () => {
+    const echo = await startFixture(FIXTURES.v1Http);
+    const started = await startInstances({
+      count: 3,
+      config: () => ({
+        secret: SECRET,
+        oauth: { preRegisteredClients: [{ clientId: 'spender-bot', clientSecret: BOT_SECRET, grantTypes: ['client_credentials'] }] },
+        agents: {
+          declared: {
+            agents: [{ id: 'spender', name: 'spender', clientId: 'spender-bot' }],
+            permissions: [{ id: 'spender-legacy', agentId: 'spender', resource: 'mcp:legacy:echo', actions: ['call'] }],
+            budgets: [{ id: 'spender-ten', scope: 'agent', subject: 'spender', metric: 'calls', limit: 10, period: 'day' }],
+          },
+        },
+        servers: { legacy: { transport: 'http', url: echo.url } },
+      }),
+    }).catch(async (error: unknown) => {
+      await echo.stop();
+      throw error;
+    });
+    try {
+      // A token signed by the last instance is good on the first: they sign with one key.
+      const res = await fetch(`${started.instances[2].url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'spender-bot', client_secret: BOT_SECRET, resource: started.resource('legacy') }),
+      });
+      expect(res.status).toBe(200);
+      const { access_token } = (await res.json()) as { access_token: string };
+      const c = await connectV1(started.instances[0].mcp('legacy'), { headers: bearer(access_token) });
+      expect((await c.client.callTool({ name: 'echo', arguments: { text: 'one key' } })).content).toEqual([{ type: 'text', text: 'one key' }]);
+      await c.close();
+    } finally {
+      await started.close();
+      await echo.stop();
+    }
+  }, 90_000);
+});
