@@ -22,6 +22,12 @@ export type ToolPinningMode = z.output<typeof toolPinningSchema>;
 export const federationSchema = z.strictObject({
   enabled: z.boolean().default(true),
   separator: z.string().default('__'),
+  /**
+   * The cache hint (`ttlMs`) on merged lists for 2026-07-28 clients, which hear no
+   * `list_changed`: how long a new or changed tool may go unseen. A stale list grants nothing
+   * (every call is decided again), so the cost of reuse is only a late listing. 0 = never reuse.
+   */
+  listTtlMs: z.number().int().nonnegative().default(30_000),
 });
 
 /** A server's name prefix on `/mcp`: a string, or `false` to expose its names unchanged. */

@@ -1,9 +1,10 @@
 /**
  * The aggregated endpoint `/mcp` through a real gateway: two stdio upstreams (one paging its
  * tools) and the 2026-era SDK v2 HTTP fixture, driven by SDK v1 (2025 session) and SDK v2 pinned
- * to 2026-07-28. Merged lists filtered by the agent's grants, routed calls with per-server policy,
- * resources and prompts namespaced both ways, pagination across servers, list_changed merged,
- * one upstream killed while the others serve, and naming problems refused at start-up.
+ * to 2026-07-28. Merged lists (tools, resources, templates, prompts) filtered by the agent's
+ * grants, routed calls with per-server policy, resources and prompts namespaced both ways,
+ * pagination across servers, list_changed merged, cache hints for 2026-07-28 clients, one upstream
+ * killed while the others serve, and naming problems refused at start-up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,9 @@ const agentHeader: Authenticator = (req) => {
 
 const policy = buildPolicy({
   now: Date.now(),
-  agents: [agent('reader')],
+  agents: [agent('reader'), agent('admin')],
   grants: {
+    admin: [{ id: 'admin-all', resource: 'mcp:**', actions: ['call', 'read', 'get'] }],
     reader: [
       { id: 'alpha-all', resource: 'mcp:alpha:*', actions: ['call', 'get'] },
       { id: 'beta-whoami', resource: 'mcp:beta:whoami', actions: ['call'] },
@@ -51,6 +53,7 @@ beforeAll(async () => {
         beta: shifty('beta', { TOOLS_PAGE_SIZE: '2' }, { prefix: 'b' }),
         web: { transport: 'http', url: web.url, timeoutMs: 5_000 },
       },
+      federation: { listTtlMs: 5_000 },
     },
     { authenticate: agentHeader, policy: policy.engine },
   );
@@ -100,17 +103,28 @@ describe('/mcp, every server behind one endpoint', () => {
     await c.close();
   });
 
-  it('namespaces resources, templates and prompts, and translates them back', async () => {
+  it('namespaces resources, templates and prompts, lists only what the grants allow, and translates them back', async () => {
     const c = await connectV1(aggregate(), { headers });
+    // `read` is granted on beta only: alpha's and web's resources and templates are not listed.
     const resources = (await c.client.listResources()).resources.map((r) => r.uri).sort();
-    expect(resources).toEqual(['alpha+alpha://readme', 'beta+beta://readme', 'web+demo://readme']);
-    expect((await c.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toContain('beta+beta://notes/{id}');
+    expect(resources).toEqual(['beta+beta://readme']);
+    expect((await c.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate)).toEqual(['beta+beta://notes/{id}']);
     const read = await c.client.readResource({ uri: 'beta+beta://readme' });
     expect(read.contents).toEqual([{ uri: 'beta+beta://readme', mimeType: 'text/plain', text: 'beta says hello from beta://readme' }]);
     const noGrant = await c.client.readResource({ uri: 'alpha+alpha://readme' }).catch((e: { code: number }) => e);
     expect(noGrant).toMatchObject({ code: -32015 });
-    expect((await c.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['alpha__greet', 'b__greet', 'web__greet']);
+    // `get` is granted on alpha only: beta's and web's prompts are not listed, and stay denied.
+    expect((await c.client.listPrompts()).prompts.map((p) => p.name)).toEqual(['alpha__greet']);
     expect(await c.client.getPrompt({ name: 'alpha__greet', arguments: { who: 'Ada' } })).toMatchObject({ messages: [{ content: { text: 'alpha greets Ada' } }] });
+    const unlisted = await c.client.getPrompt({ name: 'b__greet', arguments: { who: 'Ada' } }).catch((e: { code: number; data: { reason: string } }) => e);
+    expect(unlisted).toMatchObject({ code: -32015, data: { reason: 'no_permission' } });
+    await c.close();
+  });
+
+  it('lists every prompt and resource to an agent granted them all', async () => {
+    const c = await connectV1(aggregate(), { headers: { 'x-test-agent': 'admin' } });
+    expect((await c.client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['alpha__greet', 'b__greet', 'web__greet']);
+    expect((await c.client.listResources()).resources.map((r) => r.uri).sort()).toEqual(['alpha+alpha://readme', 'beta+beta://readme', 'web+demo://readme']);
     await c.close();
   });
 
@@ -130,12 +144,9 @@ describe('/mcp, every server behind one endpoint', () => {
     expect(names).toEqual(['alpha__echo', 'alpha__weather', 'alpha__whoami', 'b__whoami', 'web__echo']);
     expect(await c.client.callTool({ name: 'web__echo', arguments: { text: 'modern' } })).toMatchObject({ content: [{ text: 'modern' }] });
     await c.close();
-    const raw = await fetch(aggregate(), {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'prompts/list' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'prompts/list', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION, 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
-    });
-    expect(await raw.json()).toMatchObject({ result: { ttlMs: 0, cacheScope: 'private', prompts: expect.any(Array) } });
+    // Complete merged lists carry the configured hint (federation.listTtlMs), private: they are per agent.
+    expect(await modernList('prompts/list')).toMatchObject({ result: { resultType: 'complete', ttlMs: 5_000, cacheScope: 'private', prompts: [{ name: 'alpha__greet' }] } });
+    expect(await modernList('tools/list')).toMatchObject({ result: { ttlMs: 5_000, cacheScope: 'private' } });
   });
 
   it('keeps serving when one upstream dies, naming it in lists, errors and /healthz', async () => {
@@ -150,9 +161,21 @@ describe('/mcp, every server behind one endpoint', () => {
     expect(await c.client.callTool({ name: 'alpha__echo', arguments: { text: 'alive' } })).toMatchObject({ content: [{ text: 'alive' }] });
     const health = (await (await fetch(`${gw.url}/healthz`)).json()) as { aggregate: { name: string; state: string }[] };
     expect(health.aggregate.find((s) => s.name === 'web')).toMatchObject({ state: 'down' });
+    // A list missing a server may not be reused: its items come back as soon as the server does.
+    expect(await modernList('prompts/list')).toMatchObject({ result: { ttlMs: 0, _meta: { 'portcullis/unavailable': ['web'] } } });
     await c.close();
   });
 });
+
+/** A raw 2026-07-28 list request to `/mcp` (the SDK does not expose the cache hints). */
+async function modernList(method: string): Promise<unknown> {
+  const res = await fetch(aggregate(), {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': method },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION, 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  });
+  return res.json();
+}
 
 describe('/mcp as an OAuth protected resource', () => {
   it('challenges with its own RFC 9728 metadata, whose resource is {baseUrl}/mcp', async () => {

@@ -32,7 +32,7 @@ export async function checkFederation(config: GatewayConfig, limits: Limits, log
     await Promise.all(
       unprefixed.map(async (server) => {
         try {
-          const final = await pool.request(server, 'portcullis-startup', { kind: 'request', id: 'portcullis-names', method: 'tools/list', params: {} }, STARTUP_LIST_TIMEOUT_MS);
+          const final = await pool.request(server, { owner: 'portcullis-startup' }, { kind: 'request', id: 'portcullis-names', method: 'tools/list', params: {} }, STARTUP_LIST_TIMEOUT_MS);
           const tools = Array.isArray(final.result?.tools) ? (final.result.tools as { name?: unknown }[]) : [];
           names.set(server, tools.map((t) => t.name).filter((n): n is string => typeof n === 'string'));
         } catch (err) {
@@ -61,7 +61,7 @@ export function startFederation(deps: {
   logger: Logger;
 }): { route: ServerRoute; health(): PoolHealth[] } {
   const pool = new UpstreamPool(deps.config.servers, deps.limits, deps.logger);
-  const route = createAggregateRoute({ pool, namespace: deps.namespace, gate: deps.gate, sessions: deps.sessions, bridge: deps.bridge, logger: deps.logger });
+  const route = createAggregateRoute({ pool, namespace: deps.namespace, gate: deps.gate, sessions: deps.sessions, bridge: deps.bridge, listTtlMs: deps.config.federation.listTtlMs, logger: deps.logger });
   return { route, health: () => pool.health() };
 }
 
