@@ -44,7 +44,7 @@ function shapeOf(config: AnyConfig, render: (sql: SQL) => string): TableShape {
     primaryKeys: config.primaryKeys.map((pk) => pk.columns.map((c) => c.name)),
     indexes: config.indexes
       .map((i) => ({
-        name: i.config.name,
+        name: i.config.name ?? '(unnamed)',
         columns: i.config.columns.map(name),
         unique: i.config.unique,
         where: i.config.where ? render(i.config.where) : null,
