@@ -2,10 +2,9 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { exportAudit } from '../store/audit-query.js';
 import { CliError } from './command.js';
 import { FILTER_FLAGS, filtersFromFlags } from './audit-filters.js';
-import { loadAuditSource, openAuditReader } from './audit-source.js';
+import { loadAuditSource, requireAuditLog } from './audit-source.js';
 
 /**
  * `portcullis audit export --format jsonl|csv [filters] [--out FILE]`: every matching row, oldest
@@ -21,11 +20,11 @@ export async function runAuditExport(argv: string[]): Promise<number> {
   if (format !== 'jsonl' && format !== 'csv') throw new CliError('--format must be jsonl or csv');
   const query = filtersFromFlags(values);
   const source = await loadAuditSource(values.config);
-  const db = openAuditReader(source);
   try {
+    await requireAuditLog(source);
     const out: Writable = values.out === undefined ? process.stdout : createWriteStream(values.out);
     try {
-      await pipeline(exportAudit(db, query, format), out);
+      await pipeline(source.reader.export(query, format), out);
     } catch (err) {
       // A reader that stopped early (`… | head`) is not a failed export.
       if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0;
@@ -33,6 +32,6 @@ export async function runAuditExport(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    db.close();
+    await source.reader.close();
   }
 }

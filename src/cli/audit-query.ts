@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { queryAudit } from '../store/audit-query.js';
 import { printRows } from './command.js';
 import { FILTER_FLAGS, PAGE_FLAGS, filtersFromFlags } from './audit-filters.js';
 import { AUDIT_COLUMNS, displayRow } from './audit-rows.js';
-import { loadAuditSource, openAuditReader } from './audit-source.js';
+import { loadAuditSource, requireAuditLog } from './audit-source.js';
 
 /**
  * `portcullis audit query [filters] [--limit N] [--cursor C] [--json]`: one page, oldest first.
@@ -17,9 +16,9 @@ export async function runAuditQuery(argv: string[]): Promise<number> {
   });
   const query = filtersFromFlags(values);
   const source = await loadAuditSource(values.config);
-  const db = openAuditReader(source);
   try {
-    const page = queryAudit(db, query);
+    await requireAuditLog(source);
+    const page = await source.reader.query(query);
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ rows: page.entries, nextCursor: page.nextCursor }, null, 2)}\n`);
       return 0;
@@ -29,6 +28,6 @@ export async function runAuditQuery(argv: string[]): Promise<number> {
     if (page.nextCursor !== null) process.stderr.write(`more rows: repeat with --cursor ${page.nextCursor}\n`);
     return 0;
   } finally {
-    db.close();
+    await source.reader.close();
   }
 }

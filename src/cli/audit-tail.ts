@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type Database from 'better-sqlite3';
-import { queryAudit, type AuditQuery } from '../store/audit-query.js';
+import type { AuditQuery } from '../store/audit-query.js';
+import type { AuditReader } from '../store/audit-reader.js';
 import type { AuditEntry } from '../store/audit-record.js';
 import { CliError } from './command.js';
 import { FILTER_FLAGS, filtersFromFlags } from './audit-filters.js';
 import { formatAuditLine } from './audit-rows.js';
-import { loadAuditSource, openAuditReader } from './audit-source.js';
+import { loadAuditSource, requireAuditLog } from './audit-source.js';
 
 /**
  * How often `tail -f` looks for new rows. A read of an idle WAL database costs a few µs, so
@@ -44,11 +44,12 @@ export async function runAuditTail(argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
   }
   const source = await loadAuditSource(values.config);
-  const db = openAuditReader(source);
+  const { reader } = source;
   try {
-    let cursor = printLast(db, filters, lines, print);
+    await requireAuditLog(source);
+    let cursor = await printLast(reader, filters, lines, print);
     while (values.follow && !stop.signal.aborted) {
-      const page = queryAudit(db, { ...filters, cursor: String(cursor), limit: PAGE, order: 'asc' });
+      const page = await reader.query({ ...filters, cursor: String(cursor), limit: PAGE, order: 'asc' });
       for (const e of page.entries) print(e);
       cursor = page.entries.at(-1)?.seq ?? cursor;
       // A full page means more is waiting: read on at once rather than falling behind.
@@ -59,16 +60,16 @@ export async function runAuditTail(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    db.close();
+    await reader.close();
   }
 }
 
 /** Prints the last `n` matching rows; returns the seq polling continues after. */
-function printLast(db: Database.Database, filters: AuditQuery, n: number, print: (e: AuditEntry) => void): number {
+async function printLast(reader: AuditReader, filters: AuditQuery, n: number, print: (e: AuditEntry) => void): Promise<number> {
   // The head of the whole log, not of the matching rows: polling then scans only rows written
   // after this point, however rare the matches.
-  const head = queryAudit(db, { order: 'desc', limit: 1 }).entries[0]?.seq ?? 0;
-  const last = n === 0 ? [] : queryAudit(db, { ...filters, order: 'desc', limit: n }).entries.reverse();
+  const head = (await reader.query({ order: 'desc', limit: 1 })).entries[0]?.seq ?? 0;
+  const last = n === 0 ? [] : (await reader.query({ ...filters, order: 'desc', limit: n })).entries.reverse();
   for (const e of last) print(e);
   // A row committed between the two reads may already have been printed; never print it twice.
   return Math.max(head, last.at(-1)?.seq ?? 0);

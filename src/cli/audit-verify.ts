@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { verifyAuditChain } from '../store/audit-verify.js';
+import type { AuditVerifyResult } from '../store/audit-verify-walk.js';
 import { CliError } from './command.js';
-import { loadAuditSource, openAuditReader, readAuditSecret } from './audit-source.js';
+import { loadAuditSource, readAuditSecret, requireAuditLog, type AuditSource } from './audit-source.js';
 
 /**
  * `portcullis audit verify [--config FILE] [--json]`: walks the hash chain and the signed
@@ -14,14 +14,11 @@ export async function runAuditVerify(argv: string[]): Promise<number> {
     options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean', default: false } },
   });
   const source = await loadAuditSource(values.config);
-  // Opening a reader first turns "no audit log here" into a clear message rather than a SQL error.
-  openAuditReader(source).close();
-  const secret = await readAuditSecret(source);
-  let result: Awaited<ReturnType<typeof verifyAuditChain>>;
+  let result: AuditVerifyResult;
   try {
-    result = await verifyAuditChain(source.file, { secret });
-  } catch (err) {
-    throw new CliError(`cannot verify ${source.file}: ${(err as Error).message}`, 1);
+    result = await verify(source);
+  } finally {
+    await source.reader.close();
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -41,4 +38,15 @@ export async function runAuditVerify(argv: string[]): Promise<number> {
   notes.push(result.checkpointedThrough === null ? 'no signed checkpoint yet' : `signed checkpoints through seq ${result.checkpointedThrough}`);
   process.stdout.write(`OK: ${result.rows} rows, head seq ${result.head.seq} (hash ${result.head.hash.slice(0, 16)}…); ${notes.join('; ')}\n`);
   return 0;
+}
+
+async function verify(source: AuditSource): Promise<AuditVerifyResult> {
+  // Looking for the log first turns "no audit log here" into a clear message rather than a SQL error.
+  await requireAuditLog(source);
+  const secret = await readAuditSecret(source);
+  try {
+    return await source.reader.verify({ secret });
+  } catch (err) {
+    throw new CliError(`cannot verify ${source.reader.location}: ${(err as Error).message}`, 1);
+  }
 }

@@ -1,14 +1,13 @@
 import { Readable } from 'node:stream';
-import type Database from 'better-sqlite3';
 import { Hono, type Context } from 'hono';
 import { requireAdminKey } from './admin-auth.js';
-import { openAuditDb } from '../store/audit-db.js';
-import { exportAudit, queryAudit, type AuditExportFormat, type AuditQuery } from '../store/audit-query.js';
+import type { AuditExportFormat, AuditQuery } from '../store/audit-query.js';
+import type { AuditReader } from '../store/audit-reader.js';
 
 /** Options of {@link createAdminAuditRoutes}. */
 export interface AdminAuditRoutesOptions {
-  /** The gateway's SQLite file, which holds the audit log. */
-  readonly file: string;
+  /** The reader of the gateway's database, which holds the audit log (SQLite or Postgres). */
+  readonly reader: AuditReader;
   /** The admin key (≥ 32 chars); `null`/`undefined` disables these routes (404). */
   readonly key: string | null | undefined;
 }
@@ -72,24 +71,20 @@ function parseInstant(name: string, text: string | undefined): number | undefine
   return ms;
 }
 
-/** Where a database error means "there is no audit log here yet" rather than a broken store. */
-const NO_LOG = /no such table: audit_log|unable to open database file|SQLITE_CANTOPEN/i;
-
 /**
  * `/admin/audit`, mounted by the gateway under `/admin`:
  * - `GET /audit?agent=&user=&server=&tool=&decision=allow|deny&from=&to=&limit=&cursor=` →
  *   `{ rows, nextCursor }`, oldest first; pass `nextCursor` back as `cursor` for the next page.
  * - `GET /audit/export?format=jsonl|csv&…filters` → the matching rows, streamed.
- * Bearer admin key, compared in constant time (`admin/admin-key.ts`). Reads go through a
- * read-only connection opened per request, so no reader can block the audit writer's commits
- * (WAL readers never do) and nothing outlives the request. Errors are JSON `{ error, message }`.
+ * Bearer admin key, compared in constant time (`admin/admin-key.ts`). Reads go through the
+ * dialect's {@link AuditReader} (on SQLite a read-only connection per request, which cannot
+ * block the writer's commits; on Postgres a small pool of its own). No log yet is a 404, a store
+ * that cannot be read a 503. Errors are JSON `{ error, message }`.
  */
 export function createAdminAuditRoutes(options: AdminAuditRoutesOptions): Hono {
   const app = new Hono();
-  const { file } = options;
-  if (typeof file !== 'string' || file === '' || file === ':memory:') {
-    throw new TypeError('createAdminAuditRoutes: file must be the path of the gateway database');
-  }
+  const { reader } = options;
+  if (!reader || typeof reader.query !== 'function') throw new TypeError('createAdminAuditRoutes: reader must be an AuditReader');
   // Scoped to /audit so that, mounted beside the other admin routes under /admin, these
   // handlers never answer (or refuse) a path that is not theirs.
   const paths = ['/audit', '/audit/*'];
@@ -100,34 +95,31 @@ export function createAdminAuditRoutes(options: AdminAuditRoutesOptions): Hono {
   }
   for (const p of paths) app.use(p, requireAdminKey(options.key));
 
-  app.get('/audit', (c) => {
+  app.get('/audit', async (c) => {
     const query = filtersOf(c);
     if (query instanceof Response) return query;
-    return withReader(c, file, (db) => {
-      const page = queryAudit(db, query);
+    try {
+      if (!(await reader.hasLog())) return noLog(c);
+      const page = await reader.query(query);
       return c.json({ rows: page.entries, nextCursor: page.nextCursor });
-    });
+    } catch (err) {
+      return storeError(c, err);
+    }
   });
 
-  app.get('/audit/export', (c) => {
+  app.get('/audit/export', async (c) => {
     const format = c.req.query('format');
     if (format !== 'jsonl' && format !== 'csv') return c.json({ error: 'invalid_input', message: 'format: must be jsonl or csv' }, 400);
     const query = filtersOf(c);
     if (query instanceof Response) return query;
-    const db = openReader(c, file);
-    if (db instanceof Response) return db;
     let stream: Readable;
     try {
       // Probe before the 200 goes out: once streaming, a missing log could only cut the body.
-      db.prepare('SELECT 1 FROM audit_log LIMIT 1').get();
-      stream = exportAudit(db, query, format);
+      if (!(await reader.hasLog())) return noLog(c);
+      stream = reader.export(query, format);
     } catch (err) {
-      db.close();
       return storeError(c, err);
     }
-    // 'close' follows the end, an error and a client that went away (the web stream's cancel
-    // destroys the node stream), so the connection is always released.
-    stream.once('close', () => db.close());
     return c.body(Readable.toWeb(stream) as ReadableStream, 200, {
       'Content-Type': CONTENT_TYPES[format],
       'Content-Disposition': `attachment; filename="audit.${format}"`,
@@ -153,28 +145,11 @@ function filtersOf(c: Context): AuditQuery | Response {
   }
 }
 
-function openReader(c: Context, file: string): Database.Database | Response {
-  try {
-    return openAuditDb(file, { readonly: true });
-  } catch (err) {
-    return storeError(c, err);
-  }
-}
-
-function withReader(c: Context, file: string, fn: (db: Database.Database) => Response): Response {
-  const db = openReader(c, file);
-  if (db instanceof Response) return db;
-  try {
-    return fn(db);
-  } catch (err) {
-    return storeError(c, err);
-  } finally {
-    db.close();
-  }
+function noLog(c: Context): Response {
+  return c.json({ error: 'no_audit_log', message: 'there is no audit log yet: it is created when the gateway starts' }, 404);
 }
 
 function storeError(c: Context, err: unknown): Response {
   const message = (err as Error).message ?? String(err);
-  if (NO_LOG.test(message)) return c.json({ error: 'no_audit_log', message: 'there is no audit log yet: it is created when the gateway starts' }, 404);
   return c.json({ error: 'audit_unavailable', message: `the audit log cannot be read: ${message}` }, 503);
 }

@@ -109,7 +109,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.route('/', oauth.authorizationServer.app);
   if (policy?.adminKey) {
     // The audit routes answer only /audit…; the policy routes answer every other /admin path.
-    if (audit) app.route('/admin', createAdminAuditRoutes({ file: config.database.url, key: policy.adminKey }));
+    if (audit) app.route('/admin', createAdminAuditRoutes({ reader: audit.reader, key: policy.adminKey }));
     app.route('/admin', createAdminRoutes({ admin: policy.admin, key: policy.adminKey, maxBodyBytes: config.admin.maxBodyBytes, logger }));
   }
   app.get('/healthz', (c) =>
@@ -144,6 +144,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       await federation?.route.close();
       await policy?.close();
       await audit?.writer.close();
+      await audit?.reader.close();
       if (ownsStore) await store.close();
     },
   };

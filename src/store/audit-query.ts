@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
-import { and, asc, desc, eq, getTableColumns, gt, gte, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, lt, type AnyColumn, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { AuditDecision, AuditEntry } from './audit-record.js';
 import { auditLog } from './audit-schema.js';
@@ -48,12 +48,20 @@ function parseCursor(cursor: string | null | undefined): number | undefined {
   return Number(cursor);
 }
 
-/** One page of audit rows matching the filter. Synchronous reads; pass a read-only connection. */
-export function queryAudit(db: Database.Database, query: AuditQuery = {}): AuditPage {
+/** The `audit_log` columns a filter reads; the SQLite and the Postgres table both have them. */
+export type AuditFilterColumns = Record<
+  'seq' | 'time' | 'agent' | 'user' | 'server' | 'tool' | 'decision' | 'kind' | 'status' | 'requestKey',
+  AnyColumn
+>;
+
+/**
+ * A query as dialect-neutral SQL pieces: the WHERE (filters and cursor), the ORDER BY and how
+ * many rows to ask for (one more than the page, to know whether another page follows).
+ */
+export function auditQueryPlan(t: AuditFilterColumns, query: AuditQuery): { where: SQL | undefined; orderBy: SQL; fetch: number; limit: number } {
   const limit = Math.min(Math.max(Math.trunc(query.limit ?? 100), 1), MAX_LIMIT);
   const order = query.order ?? 'asc';
   const after = parseCursor(query.cursor);
-  const t = auditLog;
   const where: SQL[] = [];
   if (query.agent !== undefined) where.push(eq(t.agent, query.agent));
   if (query.user !== undefined) where.push(eq(t.user, query.user));
@@ -66,16 +74,21 @@ export function queryAudit(db: Database.Database, query: AuditQuery = {}): Audit
   if (query.from !== undefined) where.push(gte(t.time, query.from));
   if (query.to !== undefined) where.push(lt(t.time, query.to));
   if (after !== undefined) where.push(order === 'asc' ? gt(t.seq, after) : lt(t.seq, after));
-  const entries = drizzle(db)
-    .select()
-    .from(t)
-    .where(where.length ? and(...where) : undefined)
-    .orderBy(order === 'asc' ? asc(t.seq) : desc(t.seq))
-    .limit(limit + 1)
-    .all();
+  return { where: where.length ? and(...where) : undefined, orderBy: order === 'asc' ? asc(t.seq) : desc(t.seq), fetch: limit + 1, limit };
+}
+
+/** A page from the rows a plan fetched (at most `limit + 1`). */
+export function toAuditPage(entries: AuditEntry[], limit: number): AuditPage {
   const more = entries.length > limit;
   if (more) entries.pop();
   return { entries, nextCursor: more ? String(entries[entries.length - 1].seq) : null };
+}
+
+/** One page of audit rows matching the filter. Synchronous reads; pass a read-only connection. */
+export function queryAudit(db: Database.Database, query: AuditQuery = {}): AuditPage {
+  const plan = auditQueryPlan(auditLog, query);
+  const entries = drizzle(db).select().from(auditLog).where(plan.where).orderBy(plan.orderBy).limit(plan.fetch).all();
+  return toAuditPage(entries, plan.limit);
 }
 
 /** Export formats of {@link exportAudit}. */
@@ -89,16 +102,32 @@ const CSV_COLUMNS = Object.keys(getTableColumns(auditLog)) as Array<keyof AuditE
  * never held by an open cursor between chunks and memory stays flat.
  */
 export function exportAudit(db: Database.Database, query: AuditQuery, format: AuditExportFormat): Readable {
-  if (format !== 'jsonl' && format !== 'csv') throw new TypeError('audit export: format must be jsonl or csv');
-  return Readable.from(exportLines(db, query, format));
+  return exportAuditPages((q) => queryAudit(db, q), query, format);
 }
 
-async function* exportLines(db: Database.Database, query: AuditQuery, format: AuditExportFormat): AsyncGenerator<string> {
+/**
+ * The export stream over any dialect's page reader: a page at a time, so no cursor is held
+ * open between chunks and memory stays flat.
+ */
+export function exportAuditPages(
+  readPage: (query: AuditQuery) => AuditPage | Promise<AuditPage>,
+  query: AuditQuery,
+  format: AuditExportFormat,
+): Readable {
+  if (format !== 'jsonl' && format !== 'csv') throw new TypeError('audit export: format must be jsonl or csv');
+  return Readable.from(exportLines(readPage, query, format));
+}
+
+async function* exportLines(
+  readPage: (query: AuditQuery) => AuditPage | Promise<AuditPage>,
+  query: AuditQuery,
+  format: AuditExportFormat,
+): AsyncGenerator<string> {
   let remaining = query.limit ?? Infinity;
   let cursor = query.cursor ?? null;
   if (format === 'csv') yield CSV_COLUMNS.join(',') + '\r\n';
   while (remaining > 0) {
-    const page = queryAudit(db, { ...query, cursor, limit: Math.min(MAX_LIMIT, remaining) });
+    const page = await readPage({ ...query, cursor, limit: Math.min(MAX_LIMIT, remaining) });
     let chunk = '';
     for (const e of page.entries) chunk += format === 'csv' ? csvLine(e) : JSON.stringify(e) + '\n';
     if (chunk) yield chunk;

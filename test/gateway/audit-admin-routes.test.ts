@@ -1,28 +1,28 @@
 /**
  * `/admin/audit` over real HTTP (hono on @hono/node-server, port 0), mounted under /admin as the
- * gateway mounts it, reading a real SQLite audit log written by the real audit writer.
+ * gateway mounts it, reading a real audit log written by the real audit writer on the suite's
+ * store (SQLite file or Postgres database).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminAuditRoutes } from '../../src/gateway/admin-audit-routes.js';
-import { createAuditWriter } from '../../src/store/audit-writer.js';
+import { freshAuditDatabase, type AuditTestDatabase } from '../helpers/audit-store.js';
 import { startGateway } from '../helpers/gateway.js';
 
 const KEY = 'audit-admin-key-0123456789abcdef-xyz';
 const SECRET = 'audit-test-secret-0123456789abcdef';
 const T0 = Date.UTC(2026, 0, 31, 12, 0);
-const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-admin-'));
-const file = join(dir, 'gateway.db');
+let store: AuditTestDatabase;
+let empty: AuditTestDatabase;
 let server: ServerType;
 let base: string;
 
 beforeAll(async () => {
-  const writer = createAuditWriter({ file, secret: SECRET });
+  store = await freshAuditDatabase();
+  empty = await freshAuditDatabase();
+  const writer = store.writer({ secret: SECRET });
   await writer.ready();
   // 30 calls, a minute apart: agents a0..a2 in turn, every fifth one denied, the rest with an outcome.
   for (let i = 0; i < 30; i++) {
@@ -36,9 +36,10 @@ beforeAll(async () => {
   await writer.close();
   const root = new Hono();
   root.get('/admin/other', (c) => c.text('not audit'));
-  root.route('/admin', createAdminAuditRoutes({ file, key: KEY }));
-  root.route('/off', createAdminAuditRoutes({ file, key: undefined }));
-  root.route('/empty', createAdminAuditRoutes({ file: join(dir, 'absent.db'), key: KEY }));
+  const reader = await store.reader();
+  root.route('/admin', createAdminAuditRoutes({ reader, key: KEY }));
+  root.route('/off', createAdminAuditRoutes({ reader, key: undefined }));
+  root.route('/empty', createAdminAuditRoutes({ reader: await empty.reader(), key: KEY }));
   server = await new Promise((resolve) => {
     const s = serve({ fetch: root.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
@@ -46,8 +47,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  rmSync(dir, { recursive: true, force: true });
+  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await store?.drop();
+  await empty?.drop();
 });
 
 type Row = { seq: number; agent: string; kind: string; decision: string | null; time: number };

@@ -1,24 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * The audit writer on the suite's store (SQLite file or Postgres, `PORTCULLIS_TEST_STORE`): group
+ * commit, the chain across restarts, arguments, options. SQL ops run with a record are SQLite's.
+ */
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPortcullisError } from '../../src/errors.js';
 import { canonicalJson, sha256Hex } from '../../src/store/audit-chain.js';
 import type { AuditAttempt } from '../../src/store/audit-record.js';
-import { verifyAuditChain } from '../../src/store/audit-verify.js';
 import { createAuditWriter, type AuditWriter } from '../../src/store/audit-writer.js';
+import { createPostgresAuditWriter } from '../../src/store/postgres/audit-writer.js';
+import { freshAuditDatabase, TEST_STORE, type AuditTestDatabase, type TestWriterOptions } from '../helpers/audit-store.js';
 
 const SECRET = 'audit-test-secret-0123456789abcdef';
 
-let dir: string;
+let store: AuditTestDatabase;
 let file: string;
-const writers: AuditWriter[] = [];
-const open = (opts: Partial<Parameters<typeof createAuditWriter>[0]> = {}): AuditWriter => {
-  const w = createAuditWriter({ file, secret: SECRET, ...opts });
-  writers.push(w);
-  return w;
-};
+const open = (opts: TestWriterOptions = {}): AuditWriter => store.writer({ secret: SECRET, ...opts });
+const verify = async () => (await store.reader()).verify({ secret: SECRET });
 const attempt = (key: string, extra: Partial<AuditAttempt> = {}): AuditAttempt => ({
   kind: 'attempt',
   requestKey: key,
@@ -29,35 +27,30 @@ const attempt = (key: string, extra: Partial<AuditAttempt> = {}): AuditAttempt =
   ...extra,
 });
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-'));
-  file = join(dir, 'gateway.db');
+beforeEach(async () => {
+  store = await freshAuditDatabase();
+  file = store.db.url;
 });
-afterEach(async () => {
-  await Promise.all(writers.splice(0).map((w) => w.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => store.drop());
 
 describe('group commit', () => {
   it('resolves each append only once its row is committed, and groups appends into few transactions', async () => {
     const w = open();
     await w.ready();
-    const reader = new Database(file, { readonly: true });
-    const get = reader.prepare('SELECT seq, kind, request_key FROM audit_log WHERE request_key = ?');
+    const get = async (key: string) => (await store.sql('SELECT seq, kind, request_key FROM audit_log WHERE request_key = ?', [key]))[0];
     const N = 200;
-    const seen: Array<{ key: string; seq: number; row: unknown }> = [];
+    const seen: Array<{ key: string; seq: number; row: Promise<unknown> }> = [];
     await Promise.all(
       Array.from({ length: N }, (_, i) =>
         w.append(attempt(`k${i}`)).then(({ seq }) => {
-          // Read back on a second connection at the moment the promise resolves: the row must
-          // already be committed (WAL readers only see committed transactions).
-          seen.push({ key: `k${i}`, seq, row: get.get(`k${i}`) });
+          // Read back on a second connection as soon as the promise resolves: the row must
+          // already be committed (other connections only see committed transactions).
+          seen.push({ key: `k${i}`, seq, row: get(`k${i}`) });
         }),
       ),
     );
-    reader.close();
     expect(seen).toHaveLength(N);
-    for (const s of seen) expect(s.row).toEqual({ seq: s.seq, kind: 'attempt', request_key: s.key });
+    for (const s of seen) expect(await s.row).toEqual({ seq: s.seq, kind: 'attempt', request_key: s.key });
     // FIFO: seqs follow append order, 1..N.
     expect(seen.map((s) => s.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     const stats = w.stats();
@@ -97,7 +90,7 @@ describe('chain across restarts', () => {
     expect(await b.ready()).toMatchObject({ seq: 3, recovered: 0 });
     expect(await b.append(attempt('r3'))).toEqual({ seq: 4 });
     await b.close();
-    expect(await verifyAuditChain(file, { secret: SECRET })).toMatchObject({ ok: true, rows: 4 });
+    expect(await verify()).toMatchObject({ ok: true, rows: 4 });
   });
 });
 
@@ -108,13 +101,9 @@ describe('arguments', () => {
     await w.append(attempt('a1', { arguments: args, storeArguments: true }));
     await w.append(attempt('a2', { arguments: args }));
     await w.close();
-    const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT request_key, args_digest, args FROM audit_log ORDER BY seq').all() as Array<{
-      request_key: string;
-      args_digest: string;
-      args: string | null;
-    }>;
-    db.close();
+    const rows = await store.sql<{ request_key: string; args_digest: string; args: string | null }>(
+      'SELECT request_key, args_digest, args FROM audit_log ORDER BY seq',
+    );
     expect(rows[0].args_digest).toBe(sha256Hex(canonicalJson(args)));
     expect(rows[1].args_digest).toBe(rows[0].args_digest);
     expect(JSON.parse(rows[0].args!)).toEqual({
@@ -126,7 +115,7 @@ describe('arguments', () => {
   });
 });
 
-describe('extra ops in the same transaction', () => {
+describe.runIf(TEST_STORE === 'sqlite')('extra ops in the same transaction', () => {
   it('commits budget usage with the records that spent it, and refuses only the record whose op fails', async () => {
     const setup = new Database(file);
     setup.exec('CREATE TABLE budget (key TEXT PRIMARY KEY, used INTEGER NOT NULL, cap INTEGER NOT NULL)');
@@ -157,7 +146,16 @@ describe('extra ops in the same transaction', () => {
     expect(db.prepare('SELECT used FROM budget').get()).toEqual({ used: 3 });
     expect(db.prepare("SELECT count(*) AS n FROM audit_log WHERE request_key LIKE 'o%'").get()).toEqual({ n: 3 });
     db.close();
-    expect(await verifyAuditChain(file, { secret: SECRET })).toMatchObject({ ok: true, rows: 4 });
+    expect(await verify()).toMatchObject({ ok: true, rows: 4 });
+  });
+});
+
+describe.runIf(TEST_STORE === 'postgres')('extra ops on Postgres', () => {
+  it('refuses a record that carries SQLite ops instead of half-running them, and writes nothing for it', async () => {
+    const w = open();
+    await expect(w.append(attempt('with-op'), { ops: [{ sql: 'UPDATE budget SET used = used + 1' }] })).rejects.toThrow(/not supported on Postgres/);
+    expect(await w.append(attempt('plain'))).toEqual({ seq: 1 });
+    expect(await store.sql("SELECT count(*) AS n FROM audit_log WHERE request_key = 'with-op'")).toEqual([{ n: 0 }]);
   });
 });
 
@@ -166,9 +164,16 @@ describe('validation', () => {
     [{ secret: 'short' }, /secret/],
     [{ durability: 'disk' as never }, /durability/],
     [{ batchSize: 0 }, /batchSize/],
-    [{ file: ':memory:' }, /file/],
   ])('rejects bad options at construction: %o', (bad, message) => {
-    expect(() => createAuditWriter({ file, secret: SECRET, ...bad })).toThrow(message);
+    expect(() => open(bad)).toThrow(message);
+  });
+
+  it.runIf(TEST_STORE === 'sqlite')('refuses a database without a file', () => {
+    expect(() => createAuditWriter({ file: ':memory:', secret: SECRET })).toThrow(/file/);
+  });
+
+  it.runIf(TEST_STORE === 'postgres')('refuses a URL that is not postgres://', () => {
+    expect(() => createPostgresAuditWriter({ url: 'mysql://x', secret: SECRET })).toThrow(/url/);
   });
 
   it('rejects a malformed record at once, and any append after close', async () => {

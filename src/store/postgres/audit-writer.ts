@@ -276,7 +276,7 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     return pruning;
   }
 
-  void open().then(() => pump(), () => undefined);
+  void open().catch(() => undefined); // at once, so ready() settles; appends queued meanwhile flush on their own schedule
 
   return {
     ready: () => readyPromise,
