@@ -84,6 +84,7 @@ export class UpstreamPool {
   /**
    * The upstream session that serves `server` for this caller, opened for a client session on
    * first use. Throws for an unknown server or a client session that has ended.
+   * hot path: Map lookups only once the session's upstream session exists (it connects on its first call).
    */
   channel(server: string, session?: ClientSession): LegacyChannel {
     const upstream = this.#upstreams.get(server);
