@@ -30,6 +30,9 @@ export interface AuditTestDatabase {
   drop(): Promise<void>;
 }
 
+/** `application_name` of the helper's own Postgres connection. */
+export const TEST_CLIENT_NAME = 'portcullis-audit-test';
+
 const int8AsNumber = {
   getTypeParser: (oid: number, format?: string) => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')),
 };
@@ -47,7 +50,9 @@ export async function freshAuditDatabase(provider: 'sqlite' | 'postgres' = TEST_
   let client: pg.Client | undefined;
   const pgClient = async (): Promise<pg.Client> => {
     if (!client) {
-      client = new pg.Client({ connectionString: db.url });
+      // Named, so a test that kills the gateway's backends can spare this one.
+      client = new pg.Client({ connectionString: db.url, application_name: TEST_CLIENT_NAME });
+      client.on('error', () => undefined);
       await client.connect();
     }
     return client;

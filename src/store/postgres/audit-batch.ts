@@ -111,8 +111,17 @@ export async function commitPgBatch(
       results[i] = { error: (err as Error).message };
     }
   }
+  let before: { seq: number; hash: string };
   try {
-    const before = await beginChainTransaction(client, ctx);
+    before = await beginChainTransaction(client, ctx);
+  } catch (err) {
+    await rollback(client);
+    // Nothing was written yet: on a connection that died idle (a restarted server), the batch
+    // may be run again as it is on a fresh one.
+    if (isConnectionLost(err)) throw new StaleConnectionError(err);
+    throw err;
+  }
+  try {
     const { seq, hash } = await insertChainRows(client, ctx, before, built);
     for (let j = 0; j < slots.length; j++) results[slots[j]] = before.seq + j + 1;
     const written = built.length;
@@ -166,6 +175,20 @@ export async function insertChainRows(
     await timedQuery(client, INSERT_HEAD + valuesClause(chunk.length), params, ctx.queryTimeoutMs);
   }
   return { seq, hash };
+}
+
+/** The batch failed before it wrote anything, because its connection was already gone. */
+export class StaleConnectionError extends Error {
+  constructor(readonly original: unknown) {
+    super((original as Error)?.message ?? String(original), { cause: original });
+    this.name = 'StaleConnectionError';
+  }
+}
+
+/** Whether an error means the connection (not the statement) failed: SQLSTATE class 08, an admin/crash shutdown, a dropped socket. */
+export function isConnectionLost(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return /^08|^57P0[1-3]$/.test(code) || /Connection terminated|ECONNRESET|EPIPE|ECONNREFUSED/.test(String((err as Error)?.message));
 }
 
 /** Rolls back whatever is open; a connection too broken to answer is dropped by the caller. */

@@ -5,6 +5,7 @@ import { checkPruneOptions, retentionCutoff } from '../audit-retention.js';
 import { ONE_OFF_LOCK, pruneAllChunks } from './audit-retention.js';
 import { verifyPgAuditClient } from './audit-verify.js';
 import { connectPostgres, redactUrl, type PgConnection } from './connect.js';
+import { withPoolClient } from './with-client.js';
 import { auditLog } from './schema.js';
 
 /**
@@ -24,17 +25,7 @@ export function createPgAuditReader(url: string): AuditReader {
     });
     return conn;
   };
-  const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
-    const client = await (await open()).pool.connect();
-    try {
-      const result = await fn(client);
-      client.release();
-      return result;
-    } catch (err) {
-      client.release(err as Error);
-      throw err;
-    }
-  };
+  const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => withPoolClient((await open()).pool, fn);
   const query: AuditReader['query'] = async (q) => {
     const plan = auditQueryPlan(auditLog, q);
     const { db } = await open();

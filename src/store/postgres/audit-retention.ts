@@ -4,6 +4,7 @@ import { checkPruneOptions, retentionCutoff, type PruneAuditOptions, type PruneA
 import { beginChainTransaction, rollback, type PgChainContext } from './audit-batch.js';
 import { insertPgCheckpoint } from './audit-checkpoint.js';
 import { connectPostgres } from './connect.js';
+import { withPoolClient } from './with-client.js';
 
 /**
  * Retention on Postgres, with the rules of `../audit-retention.ts`: only a prefix is deleted,
@@ -69,16 +70,16 @@ export async function prunePgAudit(url: string, options: PruneAuditOptions): Pro
   checkPruneOptions(options);
   const now = options.now ?? Date.now();
   const { pool } = await connectPostgres({ url, skipMigrations: true, max: 1 });
-  const client = await pool.connect();
   try {
-    return await pruneAllChunks(client, ONE_OFF_LOCK, {
-      cutoff: retentionCutoff(options.retentionDays, now),
-      secret: options.secret,
-      chunkRows: options.chunkRows ?? 5000,
-      now,
-    });
+    return await withPoolClient(pool, (client) =>
+      pruneAllChunks(client, ONE_OFF_LOCK, {
+        cutoff: retentionCutoff(options.retentionDays, now),
+        secret: options.secret,
+        chunkRows: options.chunkRows ?? 5000,
+        now,
+      }),
+    );
   } finally {
-    client.release();
     await pool.end();
   }
 }

@@ -4,6 +4,7 @@ import { assertAuditSecret } from '../audit-checkpoint.js';
 import { walkAuditChain, type AuditVerifyResult, type VerifyAuditOptions } from '../audit-verify-walk.js';
 import { listPgCheckpoints } from './audit-checkpoint.js';
 import { connectPostgres } from './connect.js';
+import { withPoolClient } from './with-client.js';
 
 /**
  * `portcullis audit verify` on Postgres: the walk of `../audit-verify-walk.ts` over one
@@ -57,12 +58,7 @@ export async function verifyPgAuditChain(url: string, options: VerifyAuditOption
   assertAuditSecret(options.secret);
   const { pool } = await connectPostgres({ url, skipMigrations: true, max: 1 });
   try {
-    const client = await pool.connect();
-    try {
-      return await verifyPgAuditClient(client, options);
-    } finally {
-      client.release();
-    }
+    return await withPoolClient(pool, (client) => verifyPgAuditClient(client, options));
   } finally {
     await pool.end();
   }

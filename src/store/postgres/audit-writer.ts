@@ -1,15 +1,16 @@
 import { performance } from 'node:perf_hooks';
-import type { Pool, PoolClient } from 'pg';
+import type { PoolClient } from 'pg';
 import { PortcullisError } from '../../errors.js';
 import { compileRedaction } from '../audit-args.js';
 import { checkAuditRecord, toAuditRowValues, type AuditRowValues } from '../audit-record.js';
 import { retentionCutoff, type PruneAuditResult } from '../audit-retention.js';
 import type { AuditWriter, AuditWriterStats } from '../audit-writer.js';
-import { commitPgBatch, createPgChainContext } from './audit-batch.js';
+import { commitPgBatch, createPgChainContext, StaleConnectionError } from './audit-batch.js';
 import { scanOrphanedAttempts, settleOrphans } from './audit-recover.js';
 import { prunePgAuditChunk } from './audit-retention.js';
 import { compilePgWriterOptions, type PostgresAuditWriterOptions } from './audit-writer-options.js';
 import { connectPostgres, redactUrl, type PgConnection } from './connect.js';
+import { withPoolClient } from './with-client.js';
 
 export type { PostgresAuditWriterOptions } from './audit-writer-options.js';
 
@@ -107,21 +108,19 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
       const c = await connectPostgres({ url: cfg.url, skipMigrations: cfg.skipMigrations, max: 2, onPoolError: () => {} });
       try {
         let recovered = 0;
-        const client = await connectClient(c.pool, cfg.queryTimeoutMs);
-        let head: { seq: number; hash: string };
-        try {
-          if (recoverPending) {
-            const now = Date.now();
-            const scan = await scanOrphanedAttempts(client, { secret: cfg.secret, orphanAfterMs: cfg.orphanAfterMs, now });
-            recovered = await settleOrphans(client, ctx, scan, now, true);
-            recoverPending = false;
-          }
-          head = (await commitPgBatch(client, ctx, [])).head;
-          client.release();
-        } catch (err) {
-          client.release(err as Error);
-          throw err;
-        }
+        const head = await withPoolClient(
+          c.pool,
+          async (client) => {
+            if (recoverPending) {
+              const now = Date.now();
+              const scan = await scanOrphanedAttempts(client, { secret: cfg.secret, orphanAfterMs: cfg.orphanAfterMs, now });
+              recovered = await settleOrphans(client, ctx, scan, now, true);
+              recoverPending = false;
+            }
+            return (await commitPgBatch(client, ctx, [])).head;
+          },
+          cfg.queryTimeoutMs,
+        );
         stats.workerStarts += 1;
         conn = c;
         if (!readySettled) {
@@ -148,18 +147,9 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     return opening;
   }
 
-  /** Runs `fn` on a pooled client; a client that saw an error is destroyed, not reused. */
+  /** Runs `fn` on a client of the writer's pool; a client that saw an error is destroyed, not reused. */
   async function withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const c = await open();
-    const client = await connectClient(c.pool, cfg.queryTimeoutMs);
-    try {
-      const result = await fn(client);
-      client.release();
-      return result;
-    } catch (err) {
-      client.release(err as Error);
-      throw err;
-    }
+    return withPoolClient((await open()).pool, fn, cfg.queryTimeoutMs);
   }
 
   async function runBatch(batch: Pending[]): Promise<void> {
@@ -167,7 +157,14 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     stats.maxBatchSize = Math.max(stats.maxBatchSize, batch.length);
     const started = performance.now();
     try {
-      const { results } = await withClient((client) => commitPgBatch(client, ctx, batch.map((p) => ({ values: p.values }))));
+      const items = batch.map((p) => ({ values: p.values }));
+      const commit = () => withClient((client) => commitPgBatch(client, ctx, items));
+      // A pooled connection the server dropped while idle fails before writing anything: once, the
+      // batch runs again on a fresh one rather than failing calls after every database restart.
+      const { results } = await commit().catch((err: unknown) => {
+        if (err instanceof StaleConnectionError) return commit();
+        throw err;
+      });
       stats.batches += 1;
       stats.lastCommitMs = performance.now() - started;
       for (let i = 0; i < batch.length; i++) {
@@ -184,7 +181,8 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     } catch (err) {
       stats.failedBatches += 1;
       stats.rejected += batch.length;
-      const e = err instanceof PortcullisError ? err : storeFailure(`audit store failed: ${describe(err)}`, err);
+      const cause = err instanceof StaleConnectionError ? err.original : err;
+      const e = cause instanceof PortcullisError ? cause : storeFailure(`audit store failed: ${describe(cause)}`, cause);
       for (const p of batch) p.reject(e);
       fail(e);
     } finally {
@@ -333,7 +331,7 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
         if (!c) return;
         if (ctx.uncheckpointed > 0) {
           // The rows are committed; a missing closing checkpoint is written by the next writer's start.
-          await withClientOn(c.pool, (client) => commitPgBatch(client, ctx, [], 'head')).catch(() => undefined);
+          await withPoolClient(c.pool, (client) => commitPgBatch(client, ctx, [], 'head'), cfg.queryTimeoutMs).catch(() => undefined);
         }
         await c.pool.end().catch(() => undefined);
       })();
@@ -343,37 +341,4 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     stats: () => ({ ...stats, queued: queue.length }),
   };
 
-  async function withClientOn<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await connectClient(pool, cfg.queryTimeoutMs);
-    try {
-      const result = await fn(client);
-      client.release();
-      return result;
-    } catch (err) {
-      client.release(err as Error);
-      throw err;
-    }
-  }
-}
-
-/** `pool.connect()` bounded in time: a server that accepts no connection fails the batch, not hangs it. */
-function connectClient(pool: Pool, timeoutMs: number): Promise<PoolClient> {
-  return new Promise((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(new Error(`no database connection within ${timeoutMs} ms`));
-    }, timeoutMs);
-    pool.connect().then(
-      (client) => {
-        clearTimeout(timer);
-        if (late) client.release();
-        else resolve(client);
-      },
-      (err: Error) => {
-        clearTimeout(timer);
-        if (!late) reject(err);
-      },
-    );
-  });
 }
