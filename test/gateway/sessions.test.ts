@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { textOf } from '../helpers/client-session.js';
 import { connectV1 } from '../helpers/clients.js';
+import { freshDatabase } from '../helpers/database.js';
 import { DEMO_STDIO, headerIdentity, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
 
@@ -252,9 +253,8 @@ describe('isolated stdio server', () => {
 
 describe('a restart on the same database', () => {
   it('keeps SDK sessions working with the same session id (HTTP upstream and stdio)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'portcullis-restart-'));
-    const dbFile = join(dir, 'gateway.db');
-    let before: TestGateway | undefined = await startGateway(gatewayConfig(), { dbFile, authenticate: headerIdentity });
+    const database = await freshDatabase();
+    let before: TestGateway | undefined = await startGateway(gatewayConfig(), { database: database.config, authenticate: headerIdentity });
     let after: TestGateway | undefined;
     const port = Number(new URL(before.url).port);
     const user = { headers: { 'x-test-user': 'carol' } };
@@ -268,7 +268,7 @@ describe('a restart on the same database', () => {
 
       await before.close();
       before = undefined;
-      after = await startGateway({ ...gatewayConfig(), port }, { dbFile, authenticate: headerIdentity });
+      after = await startGateway({ ...gatewayConfig(), port }, { database: database.config, authenticate: headerIdentity });
 
       expect(textOf(await legacy.client.callTool({ name: 'echo', arguments: { text: 'after, http' } }))).toBe('after, http');
       expect(textOf(await demo.client.callTool({ name: 'echo', arguments: { text: 'after, stdio' } }))).toBe('after, stdio');
@@ -281,7 +281,7 @@ describe('a restart on the same database', () => {
       await Promise.all([legacy.close(), demo.close()]);
       await before?.close();
       await after?.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     }
   });
 });

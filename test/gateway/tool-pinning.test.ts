@@ -10,11 +10,12 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAuditReader } from '../../src/store/audit-reader.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { connectV1, connectV2 } from '../helpers/clients.js';
+import { freshDatabase, type TestDatabase } from '../helpers/database.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -23,19 +24,22 @@ const dir = mkdtempSync(join(tmpdir(), 'portcullis-pins-'));
 const descFile = join(dir, 'description.txt');
 const configFile = join(dir, 'gateway.config.json');
 let gw: TestGateway;
+let database: TestDatabase;
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'tools-command.js'))) throw new Error('dist/cli/tools-command.js is missing: run `npm run build` (npm test does it first)');
-  const dbFile = join(dir, 'gateway.db');
-  writeFileSync(configFile, JSON.stringify({ database: { provider: 'sqlite', url: dbFile }, logging: { level: 'silent' } }));
+  // The CLI and the gateway share the database, as an operator's would.
+  database = await freshDatabase();
+  writeFileSync(configFile, JSON.stringify({ database: database.config, logging: { level: 'silent' } }));
   gw = await startGateway(
     { servers: { shifty: { transport: 'stdio', command: process.execPath, args: [SHIFTY], env: { TOOL_DESC_FILE: descFile } } } },
-    { dbFile },
+    { database: database.config },
   );
 });
 
 afterAll(async () => {
   await gw?.close();
+  await database?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,12 +64,13 @@ async function eventually(check: () => Promise<boolean> | boolean, ms = 5000): P
   }
 }
 
-function auditReasons(): string[] {
-  const db = new Database(gw.dbFile, { readonly: true, fileMustExist: true });
+async function auditReasons(): Promise<string[]> {
+  const reader = await openAuditReader(gw.database);
   try {
-    return (db.prepare("SELECT reason FROM audit_log WHERE tool = 'weather' AND reason IS NOT NULL ORDER BY seq").all() as { reason: string }[]).map((r) => r.reason);
+    const { entries } = await reader.query({ tool: 'weather', limit: 1000 });
+    return entries.flatMap((e) => (e.reason === null ? [] : [e.reason]));
   } finally {
-    db.close();
+    await reader.close();
   }
 }
 
@@ -119,8 +124,8 @@ describe('tool pinning on /mcp/{server}', () => {
     expect(await v2.client.callTool({ name: 'weather', arguments: { city: 'Bergen' } })).toMatchObject({ content: [{ text: 'sunny in Bergen' }] });
     expect((await portcullis('tools', 'approve', 'shifty', 'weather')).code).toBe(1);
 
-    await eventually(() => auditReasons().includes('tool_definition_approved'));
-    const reasons = auditReasons();
+    await eventually(async () => (await auditReasons()).includes('tool_definition_approved'));
+    const reasons = await auditReasons();
     expect(reasons.indexOf('tool_definition_changed')).toBeGreaterThanOrEqual(0);
     expect(reasons.indexOf('tool_definition_changed')).toBeLessThan(reasons.indexOf('tool_definition_approved'));
     await Promise.all([v1.close(), v2.close()]);

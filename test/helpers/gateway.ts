@@ -1,18 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseConfig } from '../../src/config/parse-config.js';
-import type { GatewayConfigInput } from '../../src/config/schema.js';
+import type { DatabaseConfig, GatewayConfigInput } from '../../src/config/schema.js';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.js';
 import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
 import type { PolicyEngine } from '../../src/policy/index.js';
 import { createLogger } from '../../src/logger.js';
+import { freshDatabase } from './database.js';
 import { FIXTURES } from './processes.js';
 
 export interface TestGateway {
   gateway: Gateway;
   url: string;
+  /** The database it runs on: pass it as `database` to start another gateway on the same state. */
+  database: DatabaseConfig;
+  /** The SQLite file, or the Postgres URL (`database.url`). */
   dbFile: string;
   /** `{url}/mcp/{server}` */
   mcp(server: string): string;
@@ -26,34 +27,47 @@ export const DEMO_STDIO = { transport: 'stdio' as const, command: process.execPa
 export const headerIdentity: Authenticator = (req) => ({ ok: true, principal: String(req.headers['x-test-user'] ?? 'anonymous') });
 
 /**
- * Starts a real gateway in this process on an ephemeral port with a real SQLite file in a temp
- * directory (or the given one, to restart on the same state).
+ * Starts a real gateway in this process on an ephemeral port, on a fresh database of the suite's
+ * store (`test/helpers/database.ts`: a SQLite file, or a new Postgres database) that `close()`
+ * drops. Given `database` (in `opts` or the config, or a SQLite `dbFile`), it runs on that one
+ * instead and leaves it to the caller: that is how a test restarts on the same state.
  */
 export async function startGateway(
   config: Partial<GatewayConfigInput>,
-  opts: { dbFile?: string; authenticate?: Authenticator; policy?: PolicyEngine } = {},
+  opts: { database?: DatabaseConfig; dbFile?: string; authenticate?: Authenticator; policy?: PolicyEngine } = {},
 ): Promise<TestGateway> {
-  const dir = opts.dbFile ? undefined : mkdtempSync(join(tmpdir(), 'portcullis-test-'));
-  const dbFile = opts.dbFile ?? join(dir!, 'gateway.db');
+  const given: DatabaseConfig | undefined =
+    opts.database ??
+    (config.database as DatabaseConfig | undefined) ??
+    (opts.dbFile ? { provider: 'sqlite', url: opts.dbFile, skipMigrations: false } : undefined);
+  const owned = given ? undefined : await freshDatabase();
   // A concrete port, not 0: the issuer and every resource URI (token audiences) embed it.
   const port = await freePort();
-  const parsed = parseConfig({
-    port,
-    oauth: { enforceAuth: false },
-    logging: { level: process.env.PORTCULLIS_TEST_LOG ?? 'silent' },
-    database: { provider: 'sqlite', url: dbFile },
-    ...config,
-  });
-  const gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level), authenticate: opts.authenticate, policy: opts.policy });
+  let gateway: Gateway;
+  try {
+    const parsed = parseConfig({
+      port,
+      oauth: { enforceAuth: false },
+      logging: { level: process.env.PORTCULLIS_TEST_LOG ?? 'silent' },
+      ...config,
+      database: given ?? owned!.config,
+    });
+    gateway = await createGateway({ config: parsed, logger: createLogger(parsed.logging.level), authenticate: opts.authenticate, policy: opts.policy });
+  } catch (err) {
+    await owned?.drop();
+    throw err;
+  }
   const { url } = await gateway.listen();
+  const database = gateway.config.database;
   return {
     gateway,
     url,
-    dbFile,
+    database,
+    dbFile: database.url,
     mcp: (server) => `${url}/mcp/${server}`,
     async close() {
       await gateway.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await owned?.drop();
     },
   };
 }
