@@ -1,6 +1,6 @@
 /**
  * The admin API over real HTTP (hono on @hono/node-server, port 0), mounted at /admin the way the
- * gateway mounts it, on a real SQLite file, with a live engine kept current through `onChange`.
+ * gateway mounts it, on a real database of the suite's store, with a live engine kept current through `onChange`.
  */
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
@@ -11,16 +11,17 @@ import { createAdminKeyCheck, resolveAdminKey } from '../../src/admin/admin-key.
 import { createPolicyAdmin } from '../../src/admin/policy-admin.js';
 import { loadPolicyEngine, type LoadedPolicy } from '../../src/admin/policy-loader.js';
 import { createAdminRoutes } from '../../src/gateway/admin-routes.js';
-import { T0, tempDatabase } from './harness.js';
+import { T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 const KEY = 'k'.repeat(24) + '-admin-key-0123456789';
-const db = tempDatabase();
+let db: AdminTestDatabase;
 let server: ServerType;
 let base: string;
 let policy: LoadedPolicy;
 
 beforeAll(async () => {
-  const store = db.open();
+  db = await tempDatabase();
+  const store = await db.open();
   policy = await loadPolicyEngine(store, { now: () => T0 });
   const admin = createPolicyAdmin({ store, now: () => T0, engine: policy.engine, onChange: (c) => applyPolicyChange(policy.index, c) });
   const root = new Hono();
@@ -35,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await policy.close();
-  await db.cleanup();
+  await db?.cleanup();
 });
 
 async function api(method: string, path: string, body?: unknown, key: string | null = KEY) {

@@ -6,13 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyDeclaredPolicy } from '../../src/admin/declared-policy.js';
 import { parseConfig } from '../../src/config/parse-config.js';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, rejection, tempDatabase } from './harness.js';
+import { adminFixture, rejection, tempDatabase, type AdminTestDatabase } from './harness.js';
 
-let db: ReturnType<typeof tempDatabase>;
+let db: AdminTestDatabase;
 let store: Store;
-beforeEach(() => {
-  db = tempDatabase();
-  store = db.open();
+beforeEach(async () => {
+  db = await tempDatabase();
+  store = await db.open();
 });
 afterEach(async () => {
   await db.cleanup();

@@ -1,29 +1,33 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createPolicyAdmin, type PolicyAdminOptions } from '../../src/admin/policy-admin.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
+import { freshDatabase, type TestDatabase } from '../helpers/database.js';
 
 /** Monday 2025-01-06 12:00 UTC, like the policy tests. */
 export const T0 = Date.UTC(2025, 0, 6, 12, 0);
 
-/** A temp dir with a real SQLite file; `open()` gives another connection to it ("another process"). */
-export function tempDatabase() {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-admin-'));
-  const file = join(dir, 'policy.db');
+/** What {@link tempDatabase} resolves to. */
+export interface AdminTestDatabase {
+  readonly database: TestDatabase;
+  /** Another connection to the database ("another process"); closed by `cleanup`. */
+  open(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh database of the suite's store (a SQLite file, or a new Postgres database). */
+export async function tempDatabase(): Promise<AdminTestDatabase> {
+  const database = await freshDatabase();
   const stores: Store[] = [];
   return {
-    dir,
-    file,
-    open(): Store {
-      const store = openSqliteStore({ url: file });
+    database,
+    async open() {
+      const store = await openStore(database.config);
       stores.push(store);
       return store;
     },
     async cleanup() {
       for (const s of stores.splice(0)) await s.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }

@@ -1,19 +1,19 @@
 /**
- * The admin service over a real SQLite file: bad grants and delegations are refused before
- * anything is saved, with the field named; good ones are saved with their change-log rows in one
- * transaction and reported to `onChange`.
+ * The admin service over a real database (a SQLite file or Postgres, per the suite's store): bad
+ * grants and delegations are refused before anything is saved, with the field named; good ones
+ * are saved with their change-log rows in one transaction and reported to `onChange`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, rejection, T0, tempDatabase } from './harness.js';
+import { adminFixture, rejection, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 const HOUR = 3_600_000;
-let db: ReturnType<typeof tempDatabase>;
+let db: AdminTestDatabase;
 let store: Store;
 
-beforeEach(() => {
-  db = tempDatabase();
-  store = db.open();
+beforeEach(async () => {
+  db = await tempDatabase();
+  store = await db.open();
 });
 afterEach(async () => {
   await db.cleanup();

@@ -10,17 +10,17 @@ import { loadPolicyEngine, type LoadedPolicy } from '../../src/admin/policy-load
 import { createPolicySync } from '../../src/admin/policy-sync.js';
 import type { PolicyRequest } from '../../src/policy/index.js';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, T0, tempDatabase } from './harness.js';
+import { adminFixture, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
-let db: ReturnType<typeof tempDatabase>;
+let db: AdminTestDatabase;
 let gatewayStore: Store;
 let cliStore: Store;
 const loaded: LoadedPolicy[] = [];
 
-beforeEach(() => {
-  db = tempDatabase();
-  gatewayStore = db.open();
-  cliStore = db.open();
+beforeEach(async () => {
+  db = await tempDatabase();
+  gatewayStore = await db.open();
+  cliStore = await db.open();
 });
 afterEach(async () => {
   for (const l of loaded.splice(0)) await l.close();

@@ -8,17 +8,17 @@ import { startPolicy, type PolicyRuntime } from '../../src/admin/start-policy.js
 import { parseConfig } from '../../src/config/parse-config.js';
 import { isPortcullisError } from '../../src/errors.js';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, T0, tempDatabase } from './harness.js';
+import { adminFixture, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const KEY = 'a-long-enough-admin-key-for-tests-0123';
-let db: ReturnType<typeof tempDatabase>;
+let db: AdminTestDatabase;
 let store: Store;
 let runtime: PolicyRuntime | undefined;
 
-beforeEach(() => {
-  db = tempDatabase();
-  store = db.open();
+beforeEach(async () => {
+  db = await tempDatabase();
+  store = await db.open();
 });
 afterEach(async () => {
   await runtime?.close();
@@ -51,7 +51,7 @@ describe('startPolicy', () => {
     expect(engine.decide(call('ci', 'slack', 'post')).allow).toBe(true);
 
     // Another process (the CLI): applied by the sync within a poll.
-    const { admin: cli } = adminFixture(db.open());
+    const { admin: cli } = adminFixture(await db.open());
     await cli.revokePermission('ci-slack');
     const deadline = Date.now() + 2000;
     while (engine.decide(call('ci', 'slack', 'post')).allow) {
