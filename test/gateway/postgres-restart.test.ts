@@ -28,6 +28,7 @@ const HAS_POSTGRES = (() => {
     return false;
   }
 })();
+const AGENTS = ['worker', 'plain'] as const;
 const BOT_SECRET = 'postgres-restart-bot-secret-0123456789abcdef';
 const SECRET = 'postgres-restart-gateway-secret-0123456789ab';
 /** How long the gateway may take to serve again once Postgres accepts connections. */
@@ -61,12 +62,13 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
       database: { url: `postgres://portcullis@127.0.0.1:${pgPort}/postgres` },
       config: () => ({
         secret: SECRET,
-        oauth: { preRegisteredClients: [{ clientId: 'worker-bot', clientSecret: BOT_SECRET, grantTypes: ['client_credentials'] }] },
+        oauth: { preRegisteredClients: AGENTS.map((id) => ({ clientId: `${id}-bot`, clientSecret: BOT_SECRET, grantTypes: ['client_credentials'] })) },
         agents: {
           declared: {
-            agents: [{ id: 'worker', name: 'worker', clientId: 'worker-bot' }],
-            permissions: [{ id: 'worker-legacy', agentId: 'worker', resource: 'mcp:legacy:*', actions: ['call'] }],
-            // A budget makes every call reserve usage: the store is on the path of each decision.
+            agents: AGENTS.map((id) => ({ id, name: id, clientId: `${id}-bot` })),
+            permissions: AGENTS.map((id) => ({ id: `${id}-legacy`, agentId: id, resource: 'mcp:legacy:*', actions: ['call'] })),
+            // The worker's budget puts the store on the path of each of its decisions; the plain
+            // agent has none, so only the audit log stands between its calls and the upstream.
             budgets: [{ id: 'worker-calls', scope: 'agent', subject: 'worker', metric: 'calls', limit: 1_000_000, period: 'day' }],
           },
         },
@@ -85,50 +87,61 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
   }, 60_000);
 
   it('fails closed while Postgres is down and serves again once it is back, without a gateway restart', async () => {
-    const token = await workerToken();
-    const headers = { authorization: `Bearer ${token}` };
-    const client = await connectV1(gw.mcp('legacy'), { headers });
-    const sessionId = client.transport.sessionId!;
-    expect((await client.client.callTool({ name: 'echo', arguments: { text: 'before' } })).content).toEqual([{ type: 'text', text: 'before' }]);
+    const sessions: { agent: string; headers: Record<string, string>; client: Awaited<ReturnType<typeof connectV1>>; sessionId: string }[] = [];
+    for (const agent of AGENTS) {
+      const headers = { authorization: `Bearer ${await agentToken(agent)}` };
+      const client = await connectV1(gw.mcp('legacy'), { headers });
+      expect((await client.client.callTool({ name: 'echo', arguments: { text: 'before' } })).content).toEqual([{ type: 'text', text: 'before' }]);
+      sessions.push({ agent, headers, client, sessionId: client.transport.sessionId! });
+    }
 
     await cluster('stop-keep');
     const downAt = performance.now();
     const before = upstreamCalls();
-    // Calls on the open session, spread over two seconds so the gateway's background syncs of
-    // the store (policy, revocations) fail meanwhile too: all refused, none forwarded.
-    const outcomes = [];
-    for (let i = 0; i < 5; i++) {
-      outcomes.push(await callRaw(gw.mcp('legacy'), { ...headers, 'mcp-session-id': sessionId }, i));
+    // Calls on the open sessions, spread over two seconds so the gateway's background syncs of
+    // the store (policy, revocations, budget leases) fail meanwhile too: all refused, none forwarded.
+    const outcomes: ({ agent: string } & Awaited<ReturnType<typeof callRaw>>)[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = sessions[i % sessions.length];
+      outcomes.push({ agent: s.agent, ...(await callRaw(gw.mcp('legacy'), { ...s.headers, 'mcp-session-id': s.sessionId }, i)) });
       await new Promise((resolve) => setTimeout(resolve, 400));
     }
-    console.log(`while Postgres is down: ${outcomes.map((o) => `HTTP ${o.status} ${o.error ? `${o.error.code} ${JSON.stringify(o.error.data)} "${o.error.message}"` : 'no error'}`).join(' | ')}`);
+    const show = (o: (typeof outcomes)[number]) => `${o.agent}: HTTP ${o.status} ${o.error ? `${o.error.code} ${JSON.stringify(o.error.data)} "${o.error.message}"` : o.text.trim()}`;
+    console.log(`while Postgres is down:\n  ${outcomes.map(show).join('\n  ')}`);
+    const reasonOf = (o: (typeof outcomes)[number]) => (o.error?.data as { reason?: unknown } | undefined)?.reason;
     // Soft: the recovery below is checked (and timed) even when the outage was not fail-closed.
-    const answered = outcomes.filter((o) => !o.error || !o.error.message || typeof (o.error.data as { reason?: unknown } | undefined)?.reason !== 'string');
-    expect.soft(answered.map((o) => `HTTP ${o.status} ${o.text.trim()}`), 'answers without a JSON-RPC error and reason while Postgres was down').toEqual([]);
+    const answered = outcomes.filter((o) => !o.error || !o.error.message || typeof reasonOf(o) !== 'string');
+    expect.soft(answered.map(show), 'answers without a JSON-RPC error and reason while Postgres was down').toEqual([]);
     expect.soft(upstreamCalls() - before, 'calls forwarded while Postgres was down').toBe(0);
+    // The README's promise: a call that cannot be audited is refused with -32016.
+    const plain = outcomes.filter((o) => o.agent === 'plain');
+    expect.soft(plain.map(show).filter((line) => !line.includes('-32016 {"reason":"audit_unavailable"}')), 'plain agent refusals other than audit_unavailable').toEqual([]);
     // The budget is nowhere near its limit: an outage must say so, not blame the budget.
-    const misleading = outcomes.filter((o) => (o.error?.data as { reason?: unknown } | undefined)?.reason === 'budget_exhausted');
-    expect.soft(misleading.map((o) => o.error!.message), 'outage refusals that name an exhausted budget').toEqual([]);
+    const misleading = outcomes.filter((o) => reasonOf(o) === 'budget_exhausted');
+    expect.soft(misleading.map(show), 'outage refusals that name an exhausted budget').toEqual([]);
     expect(gw.process.child.exitCode, gw.output()).toBeNull();
 
     await cluster('start-existing');
     const upAt = performance.now();
-    let result: Awaited<ReturnType<typeof client.client.callTool>> | undefined;
-    let lastError: unknown;
-    while (!result && performance.now() - upAt < RECOVERY_LIMIT_MS) {
-      result = await client.client.callTool({ name: 'echo', arguments: { text: 'after' } }).catch((e: unknown) => ((lastError = e), undefined));
-      if (!result) await new Promise((resolve) => setTimeout(resolve, 100));
+    const recovered: number[] = [];
+    for (const s of sessions) {
+      let result: Awaited<ReturnType<typeof s.client.client.callTool>> | undefined;
+      let lastError: unknown;
+      while (!result && performance.now() - upAt < RECOVERY_LIMIT_MS) {
+        result = await s.client.client.callTool({ name: 'echo', arguments: { text: 'after' } }).catch((e: unknown) => ((lastError = e), undefined));
+        if (!result) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      recovered.push(performance.now() - upAt);
+      expect(result, `${s.agent}: no call succeeded within ${RECOVERY_LIMIT_MS} ms of Postgres coming back: ${String(lastError)}\n${gw.output()}`).toBeDefined();
+      expect(result!.content).toEqual([{ type: 'text', text: 'after' }]);
     }
-    const recoveredAt = performance.now();
     console.log(
-      `Postgres down for ${(upAt - downAt).toFixed(0)} ms; first successful call ${(recoveredAt - upAt).toFixed(0)} ms after it accepted connections again`,
+      `Postgres down for ${(upAt - downAt).toFixed(0)} ms; first successful call ${recovered.map((ms, i) => `${sessions[i].agent} ${ms.toFixed(0)} ms`).join(', ')} after it accepted connections again`,
     );
-    expect(result, `no call succeeded within ${RECOVERY_LIMIT_MS} ms of Postgres coming back: ${String(lastError)}\n${gw.output()}`).toBeDefined();
-    expect(result!.content).toEqual([{ type: 'text', text: 'after' }]);
     // A new client (a new session in the store) works too.
-    const fresh = await connectV1(gw.mcp('legacy'), { headers });
+    const fresh = await connectV1(gw.mcp('legacy'), { headers: sessions[0].headers });
     expect((await fresh.client.callTool({ name: 'echo', arguments: { text: 'fresh' } })).content).toEqual([{ type: 'text', text: 'fresh' }]);
-    await Promise.all([fresh.close(), client.close()]);
+    await Promise.all([fresh.close(), ...sessions.map((s) => s.client.close())]);
 
     // The audit log went on across the outage: every forwarded call has its allowed attempt, none
     // of the refused ones does, and the chain is unbroken.
@@ -150,11 +163,11 @@ async function eventuallyAudit(done: (rows: Awaited<ReturnType<typeof readPgAudi
   }
 }
 
-async function workerToken(): Promise<string> {
+async function agentToken(agent: (typeof AGENTS)[number]): Promise<string> {
   const res = await fetch(`${gw.url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'worker-bot', client_secret: BOT_SECRET, resource: gateway.resource('legacy') }),
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: `${agent}-bot`, client_secret: BOT_SECRET, resource: gateway.resource('legacy') }),
   });
   const body = (await res.json()) as { access_token?: string };
   if (res.status !== 200 || !body.access_token) throw new Error(`client_credentials: HTTP ${res.status} ${JSON.stringify(body)}`);
