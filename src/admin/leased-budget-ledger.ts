@@ -7,8 +7,10 @@ export interface LeasedBudgetLedgerOptions {
   readonly leases: BudgetLeaseRepo;
   /**
    * Taken beyond what the waiting calls need, as a fraction of the limit (0..1): fewer round trips
-   * for a busy budget, more held by this process that others cannot spend. Default 0: a call
-   * whose block is short takes exactly what the calls waiting with it need.
+   * for a busy budget, more held by this process that others cannot spend. Default 0.01: a busy
+   * budget goes to the store about once per 1% of its limit instead of once per call, and at
+   * most 1% of a limit sits with one instance beyond what its waiting calls need (given back when
+   * idle). 0 takes exactly what the waiting calls need: one round trip per refill, nothing extra.
    */
   readonly leaseAhead?: number;
   /** A block unused this long (one to two ticks) is given back to the store; default 500 ms. */
@@ -60,7 +62,7 @@ interface LeaseState {
  */
 export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): LeasedBudgetLedger {
   const { leases } = options;
-  const leaseAhead = options.leaseAhead ?? 0;
+  const leaseAhead = options.leaseAhead ?? 0.01;
   const idleMs = options.idleMs ?? 500;
   const rememberSettled = options.rememberSettled ?? 100_000;
   if (!(leaseAhead >= 0 && leaseAhead <= 1)) throw new TypeError('createLeasedBudgetLedger: leaseAhead must be between 0 and 1');

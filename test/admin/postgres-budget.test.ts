@@ -23,10 +23,11 @@ const stores: Store[] = [];
 const runtimes: PolicyRuntime[] = [];
 const clock = { now: T0 };
 
-async function instance(idleMs = 50): Promise<PolicyRuntime> {
+/** Exact takes (`leaseAhead: 0`) unless a test asks for the default lease-ahead. */
+async function instance(idleMs = 50, leaseAhead: number | undefined = 0): Promise<PolicyRuntime> {
   const store = await openPostgresStore({ url: db.url });
   stores.push(store);
-  const runtime = await startPolicy({ store, config, now: () => clock.now, logger: silent, env: {}, pollMs: 50, leases: { idleMs } });
+  const runtime = await startPolicy({ store, config, now: () => clock.now, logger: silent, env: {}, pollMs: 50, leases: { idleMs, leaseAhead } });
   runtimes.push(runtime);
   return runtime;
 }
@@ -74,9 +75,9 @@ describe.skipIf(!PG_URL)('budgets on Postgres across two instances', () => {
     await db.drop();
   });
 
-  it('64 concurrent calls against a budget of 10 split across two instances: exactly 10 granted', async () => {
-    const a = await instance();
-    const b = await instance();
+  it.each([0, undefined])('64 concurrent calls against a budget of 10 split across two instances: exactly 10 granted (leaseAhead %s)', async (leaseAhead) => {
+    const a = await instance(50, leaseAhead);
+    const b = await instance(50, leaseAhead);
     await a.admin.setBudget({ id: 'b', scope: 'agent', subject: 'ci', metric: 'calls', limit: 10, period: 'day' });
     await until(() => b.engine.index.budgetsFor('agent', 'ci').length === 1);
 
