@@ -2,9 +2,13 @@
 // and prints each row's ratio to the bare forwarder measured in the same run.
 //
 //   node bench/run.mjs [--seconds 5] [--repeats 3] [--connections 1,32] [--shared] [--write]
+//                      [--postgres postgres://user@host:port/db]
 //
-// --shared  use ../shared/bench's reference upstream, forwarder, SDK proxy and load driver
-// --write   also write the table to BENCHMARKS.md
+// --shared    use ../shared/bench's reference upstream, forwarder, SDK proxy and load driver
+// --write     also write the table to BENCHMARKS.md
+// --postgres  also measure the full path with Postgres as the store, on one instance and on two
+//             instances sharing the database (the load split between them); a database is
+//             created for the run on that server and dropped after
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -20,6 +24,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '1,32' },
     shared: { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
+    postgres: { type: 'string' },
   },
 });
 const seconds = Number(opts.seconds);
@@ -44,6 +49,7 @@ const VARIANTS = [
   { variant: 'store', name: 'gateway (full, store: 100k agents / 1M grants)', port: 19115, args: ['--agents', '100000', '--perms', '10'], startMs: 300_000 },
 ];
 const children = [];
+const cleanups = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 function copyShared() {
@@ -80,7 +86,7 @@ function rssMb(pid) {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
 }
 
-function load(url, connections, bearer = '', tool = 'echo') {
+function loadOne(url, connections, bearer = '', tool = 'echo') {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(pieces, 'load.mjs'), url, String(connections), String(seconds), bearer, tool], { cwd: root });
     let out = '';
@@ -93,6 +99,42 @@ function load(url, connections, bearer = '', tool = 'echo') {
       resolve(JSON.parse(line));
     });
   });
+}
+
+/** Drives a target; one with several instances gets the connections split and the results summed. */
+async function load(t, connections) {
+  if (!t.instances) return { ...(await loadOne(t.url, connections, t.bearer, t.tool)), rss: rssMb(t.child.pid) };
+  const share = Math.max(1, Math.round(connections / t.instances.length));
+  const runs = await Promise.all(t.instances.map((i) => loadOne(i.url, share, i.bearer, t.tool)));
+  return {
+    rps: runs.reduce((n, r) => n + r.rps, 0),
+    p50_ms: Math.max(...runs.map((r) => r.p50_ms)),
+    p99_ms: Math.max(...runs.map((r) => r.p99_ms)),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    rss: t.instances.reduce((n, i) => n + rssMb(i.child.pid), 0),
+  };
+}
+
+/** A database of its own on the --postgres server, dropped when the run ends. */
+async function postgresDatabase(adminUrl) {
+  const { default: pg } = await import('pg');
+  const name = `portcullis_bench_${process.pid}`;
+  const admin = async (sql) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`drop database if exists ${name} with (force)`);
+  await admin(`create database ${name}`);
+  cleanups.push(() => admin(`drop database if exists ${name} with (force)`));
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
 }
 
 const upstream = await start('upstream', join(pieces, 'raw-upstream.mjs'), [String(PORTS.upstream)]);
@@ -115,16 +157,27 @@ const targets = [
   ...gateways,
 ];
 
+if (opts.postgres) {
+  const url = await postgresDatabase(opts.postgres);
+  const instances = [];
+  for (const port of [19116, 19117]) {
+    const child = await start(`postgres instance ${port}`, join(root, 'bench', 'gateway-variant.mjs'), ['store', String(port), `http://127.0.0.1:${PORTS.upstream}/mcp`, url]);
+    instances.push({ url: `http://127.0.0.1:${port}/mcp/raw`, child, bearer: JSON.parse(child.readyLine).token });
+  }
+  targets.push({ name: 'gateway (full, Postgres)', ...instances[0] });
+  targets.push({ name: 'gateway ×2 instances (full, Postgres)', instances, child: instances[0].child });
+}
+
 const results = new Map();
 for (const connections of connectionCounts) {
-  for (const t of targets) await load(t.url, connections, t.bearer, t.tool); // warm-up: JIT, pools, sessions
+  for (const t of targets) await load(t, connections); // warm-up: JIT, pools, sessions
   // Interleave repeats so drift on a shared machine hits every target alike.
   for (let r = 0; r < repeats; r++) {
     for (const t of targets) {
       const key = `${t.name}@${connections}`;
-      const run = await load(t.url, connections, t.bearer, t.tool);
+      const run = await load(t, connections);
       if (run.non2xx || run.errors) throw new Error(`${t.name}: ${run.non2xx} non-2xx, ${run.errors} errors`);
-      results.set(key, [...(results.get(key) ?? []), { ...run, rss: rssMb(t.child.pid) }]);
+      results.set(key, [...(results.get(key) ?? []), run]);
     }
   }
 }
@@ -166,8 +219,12 @@ if (fullLow && bareLow && low === 1) {
 const [small, large, aggregate] = [VARIANTS[4].name, VARIANTS[5].name, VARIANTS[4].aggregate].map((n) => row(n, top));
 if (small && large) check(`full path, 100k agents / 1M grants vs 10 agents @${top}`, `${(large.rps / small.rps).toFixed(2)}×`, '≥ 0.90×', large.rps / small.rps >= 0.9);
 if (small && aggregate) check(`/mcp vs /mcp/{server} @${top}`, `${(aggregate.rps / small.rps).toFixed(2)}×`, '≥ 0.95×', aggregate.rps / small.rps >= 0.95);
+const pgRow = row('gateway (full, Postgres)', top);
+if (pgRow) check(`full path on Postgres / bare forwarder @${top}`, `${pgRow.ratio.toFixed(2)}×`, '≥ 0.70×', pgRow.ratio >= 0.7);
 console.log(checks.join('\n'));
 if (opts.write) {
   writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\n\n${table}\n`);
 }
+for (const c of children) c.kill('SIGTERM');
+for (const cleanup of cleanups) await cleanup().catch((err) => console.error(`cleanup: ${err.message}`));
 process.exit(0);
