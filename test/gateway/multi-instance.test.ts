@@ -14,6 +14,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/oauth/password.js';
+import { runCli } from '../helpers/cli.js';
 import { CLIENT_INFO, connectV1, connectV2 } from '../helpers/clients.js';
 import { PG_URL } from '../helpers/database.js';
 import { chainBreaks, readPgAudit } from '../helpers/pg-audit.js';
@@ -119,6 +120,33 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     expect(refusal!.data).toEqual({ reason: 'no_permission' });
     expect(elapsed).toBeLessThan(1_000);
     await onB.close();
+  });
+
+  it('a grant revoked by the CLI (another process, on the shared database) is refused on A and B within a second', async () => {
+    // echo: slow_count is every agent's by default (agents.defaultPermissions) and would stay allowed.
+    const grant = await admin<{ id: string }>(a, 'POST', '/permissions', { agentId: 'revokee', resource: 'mcp:legacy:echo', actions: ['call'] });
+    const token = await botToken(b, 'revokee');
+    const clients = [await connectV1(a.mcp('legacy'), { headers: bearer(token) }), await connectV1(b.mcp('legacy'), { headers: bearer(token) })];
+    const count = (c: (typeof clients)[number]) => c.client.callTool({ name: 'echo', arguments: { text: 'cli' } });
+    for (const c of clients) await eventually(() => count(c), 5_000);
+
+    const revoke = await runCli(['revoke', grant.id, '--config', cluster.configFile], { timeoutMs: 20_000 });
+    expect({ code: revoke.code, stderr: revoke.stderr }).toEqual({ code: 0, stderr: '' });
+    const revokedAt = performance.now();
+    const elapsed = await Promise.all(
+      clients.map(async (c) => {
+        let refusal: McpError | undefined;
+        while (!refusal && performance.now() - revokedAt < 5_000) {
+          refusal = await count(c).then(() => undefined, (e: unknown) => e as McpError);
+          if (!refusal) await sleep(10);
+        }
+        expect(refusal?.data).toEqual({ reason: 'no_permission' });
+        return performance.now() - revokedAt;
+      }),
+    );
+    console.log(`CLI revoke refused on A after ${elapsed[0].toFixed(0)} ms, on B after ${elapsed[1].toFixed(0)} ms (from the CLI's exit)`);
+    for (const ms of elapsed) expect(ms).toBeLessThan(1_000);
+    await Promise.all(clients.map((c) => c.close()));
   });
 
   it('an MCP session opened on A continues on B, for the same identity only', async () => {
