@@ -1,6 +1,6 @@
 /**
  * The policy commands through the real binary (`node bin/portcullis.js`, the built dist) against
- * a temp config and SQLite file: create an agent, grant, explain (allow), revoke, explain (deny),
+ * a temp config and a fresh database of the suite's store (SQLite file or Postgres): create an agent, grant, explain (allow), revoke, explain (deny),
  * budgets, delegation, and the exit codes of bad input (1) and bad usage (2). Build first
  * (`npm run build`; `npm test` does it).
  */
@@ -10,24 +10,28 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from './helpers/cli.js';
+import { freshDatabase, type TestDatabase } from './helpers/database.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUN_TIMEOUT_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-policy-'));
 const CONFIG = join(dir, 'gateway.config.json');
+let database: TestDatabase;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'cli', 'policy-grant.js'))) throw new Error('dist/cli/policy-grant.js is missing: run `npm run build` (npm test does it first)');
+  database = await freshDatabase();
   writeFileSync(
     CONFIG,
     JSON.stringify({
-      database: { provider: 'sqlite', url: join(dir, 'policy.db') },
+      database: database.config,
       logging: { level: 'silent' },
       agents: { defaultPermissions: [{ resource: 'mcp:docs:search' }] },
     }),
   );
 });
-afterAll(() => {
+afterAll(async () => {
+  await database?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

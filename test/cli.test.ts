@@ -7,9 +7,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DatabaseConfig } from '../src/config/schema.js';
 import { verifyPassword } from '../src/oauth/password.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BIN, runCli, type CliRun } from './helpers/cli.js';
+import { freshDatabase } from './helpers/database.js';
 import { FIXTURES, startNodeProcess } from './helpers/processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -39,11 +41,14 @@ function writeConfig(name: string, content: unknown): string {
   return file;
 }
 
-/** A config that starts: dev-mode auth, a database in the temp dir, quiet logs. */
-function startableConfig(dbName: string, servers: Record<string, unknown> = {}) {
+/**
+ * A config that starts: dev-mode auth, quiet logs, and the given database (a name is a SQLite
+ * file in the temp dir, for configs refused before any database is opened).
+ */
+function startableConfig(database: string | DatabaseConfig, servers: Record<string, unknown> = {}) {
   return {
     port: 8787,
-    database: { provider: 'sqlite', url: join(dir, dbName) },
+    database: typeof database === 'string' ? { provider: 'sqlite', url: join(dir, database) } : database,
     oauth: { enforceAuth: false },
     logging: { level: 'error' },
     servers,
@@ -139,14 +144,14 @@ describe('invalid config exits 1 and names the key and the problem', () => {
 
 describe('start', () => {
   const configs = [
-    { kind: '.json', file: () => writeConfig('gateway.config.json', startableConfig('json.db')), servers: [] as string[] },
+    { kind: '.json', file: (db: DatabaseConfig) => writeConfig('gateway.config.json', startableConfig(db)), servers: [] as string[] },
     {
       kind: '.mjs',
-      file: () =>
+      file: (db: DatabaseConfig) =>
         writeConfig(
           'gateway.config.mjs',
           `// An .mjs config: a module whose default export is the config.\nexport default ${JSON.stringify(
-            startableConfig('mjs.db', { demo: { transport: 'stdio', command: process.execPath, args: [FIXTURES.demo] } }),
+            startableConfig(db, { demo: { transport: 'stdio', command: process.execPath, args: [FIXTURES.demo] } }),
             null,
             2,
           )};\n`,
@@ -156,8 +161,11 @@ describe('start', () => {
   ];
 
   it.each(configs)('runs from a $kind config on --port 0, serves /healthz and exits 0 on SIGTERM', async ({ file, servers }) => {
+    // On the suite's store: a SQLite file, or a fresh Postgres database.
+    const database = await freshDatabase();
+    onTestFinished(() => database.drop());
     const gateway = await startNodeProcess(BIN, {
-      args: ['start', '--config', file(), '--port', '0'],
+      args: ['start', '--config', file(database.config), '--port', '0'],
       cwd: dir,
       isReady: (line) => line.includes(' listening on '),
     });
