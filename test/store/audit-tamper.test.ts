@@ -1,47 +1,27 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+/**
+ * Tamper evidence on the suite's store (SQLite file or Postgres, `PORTCULLIS_TEST_STORE`): each
+ * case writes a 30-row log with signed checkpoints at 10, 20 and 30 into a database of its own,
+ * edits it with SQL outside the gateway's code, and verifies through the AuditReader. The byte
+ * flipped in the database file is SQLite's alone (Postgres files are not the test's to edit).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashAuditRow } from '../../src/store/audit-chain.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashAuditRow, type StoredAuditRow } from '../../src/store/audit-chain.js';
 import { verifyAuditChain } from '../../src/store/audit-verify.js';
-import { createAuditWriter } from '../../src/store/audit-writer.js';
+import { freshAuditDatabase, type AuditTestDatabase } from '../helpers/audit-store.js';
 
 const SECRET = 'audit-test-secret-0123456789abcdef';
 const ROWS = 30;
-let dir: string;
-let pristine: string;
-let n = 0;
 
-/** A private copy of the pristine log to tamper with. */
-function copy(): string {
-  const target = join(dir, `copy-${n++}.db`);
-  copyFileSync(pristine, target);
-  return target;
-}
-
-function withDb(file: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(file);
-  try {
-    fn(db);
-  } finally {
-    db.close(); // last connection: SQLite folds the WAL back into the file
-  }
-}
-
-const verify = (file: string) => verifyAuditChain(file, { secret: SECRET });
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-tamper-'));
-  const written = join(dir, 'written.db');
-  pristine = join(dir, 'pristine.db');
-  // checkpointEvery 10 with three sequential groups → signed head checkpoints at 10, 20 and 30.
-  const w = createAuditWriter({ file: written, secret: SECRET, checkpointEvery: 10 });
+/** Three sequential groups of 10 with checkpointEvery 10 → signed head checkpoints at 10, 20 and 30. */
+async function seed(store: AuditTestDatabase): Promise<void> {
+  const w = store.writer({ secret: SECRET, checkpointEvery: 10 });
   for (let g = 0; g < 3; g++) {
     await Promise.all(
       Array.from({ length: 10 }, (_, i) => {
-        const k = g * 10 + i + 1;
-        const key = String(k).padStart(4, '0');
+        const key = String(g * 10 + i + 1).padStart(4, '0');
         return w.append({
           kind: 'attempt',
           requestKey: `req-${key}`,
@@ -55,19 +35,87 @@ beforeAll(async () => {
     );
   }
   await w.close();
-  // A compact copy: no free page still holding an older version of a row's page, so the marker
-  // below exists exactly once on disk.
-  withDb(written, (db) => db.prepare('VACUUM INTO ?').run(pristine));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+}
 
-describe('verifyAuditChain', () => {
+describe('verify on the suite store', () => {
+  let store: AuditTestDatabase;
+  const verify = async (secret = SECRET) => (await store.reader()).verify({ secret });
+  beforeEach(async () => {
+    store = await freshAuditDatabase();
+    await seed(store);
+  });
+  afterEach(() => store.drop());
+
   it('accepts the untouched log', async () => {
-    expect(await verify(copy())).toMatchObject({ ok: true, rows: ROWS, checkpointedThrough: ROWS });
+    expect(await verify()).toMatchObject({ ok: true, rows: ROWS, checkpointedThrough: ROWS });
   });
 
+  it('reports a value edited through SQL at its row', async () => {
+    await store.sql("UPDATE audit_log SET tool = 'write' WHERE seq = 5");
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'hash_mismatch' });
+  });
+
+  it('reports a deleted middle row at its seq', async () => {
+    await store.sql('DELETE FROM audit_log WHERE seq = 12');
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 12, problem: 'missing_row' });
+  });
+
+  it('reports two swapped rows at the first of them', async () => {
+    await store.transaction([
+      ['UPDATE audit_log SET seq = -1 WHERE seq = 20'],
+      ['UPDATE audit_log SET seq = 20 WHERE seq = 21'],
+      ['UPDATE audit_log SET seq = 21 WHERE seq = -1'],
+    ]);
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 20, problem: 'prev_hash_mismatch' });
+  });
+
+  it('reports a truncated tail at the first missing seq, through the signed head checkpoint', async () => {
+    await store.sql('DELETE FROM audit_log WHERE seq > 25');
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 26, problem: 'truncated' });
+  });
+
+  it('reports a chain rewritten with recomputed hashes after the last checkpoint that still matches', async () => {
+    const rows = await store.sql<Record<string, string | number | boolean | null>>('SELECT * FROM audit_log WHERE seq >= 15 ORDER BY seq');
+    let prev = (await store.sql<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = 14'))[0].hash;
+    const updates: Array<[string, unknown[]]> = [];
+    for (const row of rows) {
+      // Hashed in SQLite's form, as the writer does: Postgres hands `is_error` back as a boolean.
+      const stored = { ...row, is_error: typeof row.is_error === 'boolean' ? Number(row.is_error) : row.is_error } as StoredAuditRow;
+      const forged = { ...stored, tool: row.seq === 15 ? 'delete' : stored.tool };
+      const hash = hashAuditRow(forged, prev);
+      updates.push(['UPDATE audit_log SET tool = ?, prev_hash = ?, hash = ? WHERE seq = ?', [forged.tool, prev, hash, row.seq]]);
+      prev = hash;
+    }
+    await store.transaction(updates);
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 11, problem: 'checkpoint_mismatch' });
+  });
+
+  it('reports a checkpoint that was not signed with the secret', async () => {
+    await store.sql("UPDATE audit_checkpoints SET seq = 8 WHERE kind = 'head' AND seq = 10");
+    expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 8, problem: 'bad_checkpoint_signature' });
+  });
+
+  it('cannot verify checkpoints under another secret', async () => {
+    expect(await verify('another-secret-of-32-characters!!')).toMatchObject({ ok: false, problem: 'bad_checkpoint_signature' });
+  });
+});
+
+// SQLite explicitly: this edits the bytes of the database file, which only SQLite has.
+describe('verify on a SQLite file', () => {
+  let store: AuditTestDatabase;
+  beforeEach(async () => {
+    store = await freshAuditDatabase('sqlite');
+    await seed(store);
+  });
+  afterEach(() => store.drop());
+
   it('reports a changed byte in the file at its row', async () => {
-    const file = copy();
+    // A compact copy: no free page still holding an older version of a row's page, so the marker
+    // exists exactly once on disk.
+    const file = join(dirname(store.db.url), 'compact.db');
+    const written = new Database(store.db.url);
+    written.prepare('VACUUM INTO ?').run(file);
+    written.close();
     const original = readFileSync(file);
     // The marker can also linger in unused space of another page; flip the copy that is live,
     // i.e. the one that changes what SQLite returns for row 17.
@@ -81,65 +129,6 @@ describe('verifyAuditChain', () => {
       db.close();
     }
     expect(flipped).toBe(true);
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 17, problem: 'hash_mismatch' });
-  });
-
-  it('reports a value edited through SQL at its row', async () => {
-    const file = copy();
-    withDb(file, (db) => db.prepare("UPDATE audit_log SET tool = 'write' WHERE seq = 5").run());
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 5, problem: 'hash_mismatch' });
-  });
-
-  it('reports a deleted middle row at its seq', async () => {
-    const file = copy();
-    withDb(file, (db) => db.prepare('DELETE FROM audit_log WHERE seq = 12').run());
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 12, problem: 'missing_row' });
-  });
-
-  it('reports two swapped rows at the first of them', async () => {
-    const file = copy();
-    withDb(file, (db) => {
-      db.transaction(() => {
-        db.prepare('UPDATE audit_log SET seq = -1 WHERE seq = 20').run();
-        db.prepare('UPDATE audit_log SET seq = 20 WHERE seq = 21').run();
-        db.prepare('UPDATE audit_log SET seq = 21 WHERE seq = -1').run();
-      })();
-    });
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 20, problem: 'prev_hash_mismatch' });
-  });
-
-  it('reports a truncated tail at the first missing seq, through the signed head checkpoint', async () => {
-    const file = copy();
-    withDb(file, (db) => db.prepare('DELETE FROM audit_log WHERE seq > 25').run());
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 26, problem: 'truncated' });
-  });
-
-  it('reports a chain rewritten with recomputed hashes after the last checkpoint that still matches', async () => {
-    const file = copy();
-    withDb(file, (db) => {
-      const rows = db.prepare('SELECT * FROM audit_log WHERE seq >= 15 ORDER BY seq').all() as Array<
-        Record<string, string | number | null>
-      >;
-      let prev = String((db.prepare('SELECT hash FROM audit_log WHERE seq = 14').get() as { hash: string }).hash);
-      const update = db.prepare('UPDATE audit_log SET tool = ?, prev_hash = ?, hash = ? WHERE seq = ?');
-      for (const row of rows) {
-        const forged = { ...row, tool: row.seq === 15 ? 'delete' : row.tool };
-        const hash = hashAuditRow(forged, prev);
-        update.run(forged.tool, prev, hash, row.seq);
-        prev = hash;
-      }
-    });
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 11, problem: 'checkpoint_mismatch' });
-  });
-
-  it('reports a checkpoint that was not signed with the secret', async () => {
-    const file = copy();
-    withDb(file, (db) => db.prepare("UPDATE audit_checkpoints SET seq = 8 WHERE kind = 'head' AND seq = 10").run());
-    expect(await verify(file)).toMatchObject({ ok: false, firstBadSeq: 8, problem: 'bad_checkpoint_signature' });
-  });
-
-  it('cannot verify checkpoints under another secret', async () => {
-    const result = await verifyAuditChain(copy(), { secret: 'another-secret-of-32-characters!!' });
-    expect(result).toMatchObject({ ok: false, problem: 'bad_checkpoint_signature' });
+    expect(await verifyAuditChain(file, { secret: SECRET })).toMatchObject({ ok: false, firstBadSeq: 17, problem: 'hash_mismatch' });
   });
 });
