@@ -34,11 +34,14 @@ let cluster: Instances;
 let a: GatewayInstance;
 let b: GatewayInstance;
 let upstream: Fixture;
-const dir = mkdtempSync(join(tmpdir(), 'portcullis-multi-instance-'));
-const recorded = join(dir, 'requests.jsonl');
+// Made in beforeAll: a skipped suite leaves nothing behind.
+let dir: string;
+let recorded: string;
 
 describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-multi-instance-'));
+    recorded = join(dir, 'requests.jsonl');
     upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded } });
     const passwordHash = await hashPassword(USER.password, 1024);
     cluster = await startInstances({
@@ -74,7 +77,7 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
   afterAll(async () => {
     await cluster?.close();
     await upstream?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('a calls budget of 10 holds across both: 64 concurrent calls split over A and B forward exactly 10', async () => {

@@ -37,12 +37,12 @@ const RECOVERY_LIMIT_MS = 10_000;
 const run = promisify(execFile);
 let state: string;
 let pgPort: number;
-let clusterStarted = false;
 let gateway: Instances;
 let gw: GatewayInstance;
 let upstream: Fixture;
-const dir = mkdtempSync(join(tmpdir(), 'portcullis-pg-restart-'));
-const recorded = join(dir, 'requests.jsonl');
+// Made in beforeAll: a skipped suite leaves nothing behind.
+let dir: string;
+let recorded: string;
 
 function cluster(command: 'start' | 'stop' | 'stop-keep' | 'start-existing') {
   return run('bash', [CLUSTER_SH, command], { env: { ...process.env, PORTCULLIS_PG_STATE: state, PORTCULLIS_PG_PORT: String(pgPort) }, timeout: 90_000 });
@@ -51,11 +51,12 @@ function cluster(command: 'start' | 'stop' | 'stop-keep' | 'start-existing') {
 // Only in the Postgres pass (where PORTCULLIS_TEST_PG_URL is set), though the cluster is its own.
 describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running gateway', () => {
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-pg-restart-'));
+    recorded = join(dir, 'requests.jsonl');
     // cluster.sh recreates this directory and hands it to the postgres user.
     state = mkdtempSync(join(tmpdir(), 'portcullis-pg-own-'));
     pgPort = await freePort();
     await cluster('start');
-    clusterStarted = true;
     upstream = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: recorded } });
     gateway = await startInstances({
       count: 1,
@@ -81,9 +82,10 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
   afterAll(async () => {
     await gateway?.close();
     await upstream?.stop();
-    if (clusterStarted) await cluster('stop').catch(() => undefined);
-    rmSync(state, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
+    // Also after a half-done start: stop acts only on a data directory that exists.
+    if (state) await cluster('stop').catch(() => undefined);
+    if (state) rmSync(state, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   it('fails closed while Postgres is down and serves again once it is back, without a gateway restart', async () => {
