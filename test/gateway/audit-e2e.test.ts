@@ -3,7 +3,8 @@
  * upstream process: an allowed call leaves an attempt and an outcome sharing a request key, a
  * denied one an attempt with the reason and no outcome, arguments are kept (redacted) only where
  * configured, and a store that cannot be written refuses calls without forwarding anything,
- * recovering by itself once the store does.
+ * recovering by itself once the store does. Runs on the suite's store (`PORTCULLIS_TEST_STORE`:
+ * a SQLite file or a fresh Postgres database) and reads the log through the AuditReader.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,12 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
 import { digestArguments } from '../../src/store/audit-args.js';
-import { openAuditDb } from '../../src/store/audit-db.js';
-import { queryAudit, type AuditQuery } from '../../src/store/audit-query.js';
+import type { AuditQuery } from '../../src/store/audit-query.js';
+import { openAuditReader, type AuditReader } from '../../src/store/audit-reader.js';
 import type { AuditEntry } from '../../src/store/audit-record.js';
+import { LOCK } from '../../src/store/postgres/connect.js';
 import { connectV1 } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FIXTURES, startFixture, type Fixture } from '../helpers/processes.js';
@@ -39,6 +42,7 @@ const policy = buildPolicy({
 });
 
 let gw: TestGateway;
+let reader: AuditReader;
 let upstream: Fixture;
 let breaking: Server;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-audit-e2e-'));
@@ -58,9 +62,11 @@ beforeAll(async () => {
     },
     { authenticate: agentHeader, policy: policy.engine },
   );
+  reader = await openAuditReader(gw.database);
 });
 
 afterAll(async () => {
+  await reader?.close();
   await gw?.close();
   await upstream?.stop();
   await new Promise((resolve) => (breaking ? breaking.close(resolve) : resolve(undefined)));
@@ -94,29 +100,30 @@ function startBreakingUpstream(): Promise<Server> {
 
 const connect = (server: string) => connectV1(gw.mcp(server), { headers: { 'x-test-agent': 'alice' } });
 
-/** The audit rows matching `query`, read on a read-only connection as an operator would. */
-function rows(query: AuditQuery = {}): AuditEntry[] {
-  const db = openAuditDb(gw.dbFile, { readonly: true });
-  try {
-    return queryAudit(db, { limit: 1000, ...query }).entries;
-  } finally {
-    db.close();
-  }
+/** The audit rows matching `query`, read through the AuditReader as an operator would. */
+async function rows(query: AuditQuery = {}): Promise<AuditEntry[]> {
+  return (await reader.query({ limit: 1000, ...query })).entries;
 }
 
 /** Waits (bounded) until `find` returns something: outcomes are written after the answer, not awaited. */
-async function eventually<T>(find: () => T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+async function eventually<T>(find: () => Promise<T | undefined>, what: string, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = find();
+    const found = await find();
     if (found !== undefined) return found;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-const attemptFor = (args: unknown) => rows({ kind: 'attempt' }).find((r) => r.argsDigest === digestArguments(args));
-const outcomeFor = (key: string) => rows({ requestKey: key, kind: 'outcome' })[0];
+const attemptFor = async (args: unknown) => (await rows({ kind: 'attempt' })).find((r) => r.argsDigest === digestArguments(args));
+const outcomeFor = async (key: string) => (await rows({ requestKey: key, kind: 'outcome' }))[0];
+/** The committed attempt and outcome of a call that was answered. */
+const answered = async (args: unknown, what: string) =>
+  eventually(async () => {
+    const attempt = await attemptFor(args);
+    return attempt && outcomeFor(attempt.requestKey);
+  }, what);
 const forwardedCalls = () => readFileSync(recorded, 'utf8').split('\n').filter((l) => l.includes('"tools/call"')).length;
 
 async function rejection(promise: Promise<unknown>): Promise<McpError> {
@@ -125,13 +132,38 @@ async function rejection(promise: Promise<unknown>): Promise<McpError> {
   return err as McpError;
 }
 
+/**
+ * Takes the audit log's write lock on another connection, as a stuck writer elsewhere would, and
+ * returns its release. SQLite: a write transaction (`BEGIN IMMEDIATE`) that outlasts the writer's
+ * busy timeout. Postgres: the chain's advisory lock, which every audit batch takes first; the
+ * batch gives up after its `lock_timeout` (the writer's `busyTimeoutMs`, 5 s by default), as a
+ * gateway does when another instance holds the chain too long.
+ */
+async function holdAuditWriteLock(): Promise<() => Promise<void>> {
+  if (gw.database.provider === 'postgres') {
+    const locker = new pg.Client({ connectionString: gw.database.url });
+    await locker.connect();
+    await locker.query('SELECT pg_advisory_lock($1)', [LOCK.auditChain]);
+    return async () => {
+      await locker.query('SELECT pg_advisory_unlock($1)', [LOCK.auditChain]);
+      await locker.end();
+    };
+  }
+  const locker = new Database(gw.database.url);
+  locker.exec('BEGIN IMMEDIATE');
+  return async () => {
+    locker.exec('ROLLBACK');
+    locker.close();
+  };
+}
+
 describe('audit records through the gateway', () => {
   it('an allowed call: an attempt before forwarding, then an outcome with the same request key', async () => {
     const client = await connect('plain');
     const args = { text: 'allowed-1' };
     const result = await client.client.callTool({ name: 'echo', arguments: args });
     expect(result.content).toEqual([{ type: 'text', text: 'allowed-1' }]);
-    const attempt = attemptFor(args)!;
+    const attempt = (await attemptFor(args))!;
     expect(attempt).toMatchObject({
       kind: 'attempt',
       decision: 'allow',
@@ -171,8 +203,8 @@ describe('audit records through the gateway', () => {
     // so once it is there, an outcome for the denial would be too.
     const later = { text: 'after-denial' };
     await client.client.callTool({ name: 'echo', arguments: later });
-    await eventually(() => outcomeFor(attemptFor(later)!.requestKey), 'the later outcome');
-    expect(rows({ requestKey: attempt.requestKey })).toEqual([attempt]);
+    await answered(later, 'the later outcome');
+    expect(await rows({ requestKey: attempt.requestKey })).toEqual([attempt]);
     await client.close();
   });
 
@@ -183,13 +215,13 @@ describe('audit records through the gateway', () => {
     const plain = await connect('plain');
     await kept.client.callTool({ name: 'echo', arguments: args });
     await plain.client.callTool({ name: 'echo', arguments: other });
-    const stored = attemptFor(args)!;
+    const stored = (await attemptFor(args))!;
     expect(stored.server).toBe('kept');
     expect(JSON.parse(stored.args!)).toEqual({ text: 'keep-me', password: '[REDACTED]', options: { apiToken: '[REDACTED]', depth: 2 } });
     // The digest is over the full arguments, so a holder of them can still prove what was sent.
     expect(stored.argsDigest).toBe(digestArguments(args));
-    expect(attemptFor(other)).toMatchObject({ server: 'plain', args: null, argsDigest: digestArguments(other) });
-    const all = JSON.stringify(rows());
+    expect(await attemptFor(other)).toMatchObject({ server: 'plain', args: null, argsDigest: digestArguments(other) });
+    const all = JSON.stringify(await rows());
     expect(all).not.toContain('hunter2');
     expect(all).not.toContain('tok-123');
     await Promise.all([kept.close(), plain.close()]);
@@ -197,10 +229,11 @@ describe('audit records through the gateway', () => {
 
   it('fail-closed: while another connection holds the write lock, calls are refused (-32016) and nothing is forwarded; released, they pass again', async () => {
     const client = await connect('plain');
-    await client.client.callTool({ name: 'echo', arguments: { text: 'warm' } }); // session and upstream link up
+    const warm = { text: 'warm' };
+    await client.client.callTool({ name: 'echo', arguments: warm }); // session and upstream link up
+    await answered(warm, 'the warm-up outcome'); // committed before the lock is taken
     const before = forwardedCalls();
-    const locker = new Database(gw.dbFile);
-    locker.exec('BEGIN IMMEDIATE');
+    const release = await holdAuditWriteLock();
     try {
       const refused = await Promise.all(
         ['locked-1', 'locked-2'].map((text) => rejection(client.client.callTool({ name: 'echo', arguments: { text } }))),
@@ -211,19 +244,18 @@ describe('audit records through the gateway', () => {
       }
       expect(forwardedCalls()).toBe(before);
     } finally {
-      locker.exec('ROLLBACK');
-      locker.close();
+      await release();
     }
     // No restart: the writer's next batch simply succeeds.
     const args = { text: 'unlocked' };
     expect((await client.client.callTool({ name: 'echo', arguments: args })).content).toEqual([{ type: 'text', text: 'unlocked' }]);
     expect(forwardedCalls()).toBe(before + 1);
-    await eventually(() => outcomeFor(attemptFor(args)!.requestKey), 'the outcome after recovery');
+    await answered(args, 'the outcome after recovery');
     // The refused calls left no attempt: they were never committed, and never forwarded.
-    expect(attemptFor({ text: 'locked-1' })).toBeUndefined();
-    expect(attemptFor({ text: 'locked-2' })).toBeUndefined();
+    expect(await attemptFor({ text: 'locked-1' })).toBeUndefined();
+    expect(await attemptFor({ text: 'locked-2' })).toBeUndefined();
     await client.close();
-  });
+  }, 45_000);
 
   it('one call, one outcome: a transport failure after the answer does not add a second one', async () => {
     // A plain HTTP client, so the test can wait for the gateway to finish the call (the end of
@@ -241,13 +273,13 @@ describe('audit records through the gateway', () => {
     const args = { text: 'breaks-after-answer' };
     const call = await post({ id: 1, method: 'tools/call', params: { name: 'echo', arguments: args } });
     expect(call.text).toContain('answered');
-    const attempt = attemptFor(args)!;
+    const attempt = (await attemptFor(args))!;
     // An outcome of a later call is committed after anything this one queued.
     const later = await connect('plain');
     const next = { text: 'after-break' };
     await later.client.callTool({ name: 'echo', arguments: next });
-    await eventually(() => outcomeFor(attemptFor(next)!.requestKey), 'the later outcome');
+    await answered(next, 'the later outcome');
     await later.close();
-    expect(rows({ requestKey: attempt.requestKey, kind: 'outcome' })).toEqual([expect.objectContaining({ status: 'ok', isError: false })]);
+    expect(await rows({ requestKey: attempt.requestKey, kind: 'outcome' })).toEqual([expect.objectContaining({ status: 'ok', isError: false })]);
   });
 });
