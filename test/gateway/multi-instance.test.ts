@@ -92,7 +92,8 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     const forwarded = upstreamCalls() - before;
     const ok = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as McpError);
-    console.log(`budget across 2 instances: ${ok.length} allowed, ${refused.length} refused, ${forwarded} forwarded`);
+    const messages = [...new Set(refused.map((e) => e.message))];
+    console.log(`budget across 2 instances: ${ok.length} allowed, ${refused.length} refused, ${forwarded} forwarded; refusals said: ${messages.join(' | ')}`);
     for (const e of refused) expect({ code: e.code, data: e.data }).toEqual({ code: -32015, data: { reason: 'budget_exhausted' } });
     expect(ok).toHaveLength(10);
     expect(refused).toHaveLength(54);
@@ -255,6 +256,10 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     });
     const rows = await readPgAudit(cluster.database.url);
     expect(chainBreaks(rows)).toEqual([]);
+    // The gateway's own verifier (hashes and signed checkpoints) agrees.
+    const verify = await runCli(['audit', 'verify', '--config', cluster.configFile], { timeoutMs: 20_000 });
+    expect({ code: verify.code, stderr: verify.stderr }, verify.stdout).toEqual({ code: 0, stderr: '' });
+    expect(verify.stdout).toMatch(/^OK/);
   });
 });
 

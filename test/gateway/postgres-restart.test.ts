@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { connectV1 } from '../helpers/clients.js';
 import { PG_URL } from '../helpers/database.js';
 import { freePort } from '../helpers/gateway.js';
@@ -152,6 +153,9 @@ describe.skipIf(!HAS_POSTGRES || !PG_URL)('a Postgres restart under a running ga
     expect(allowed.length, `allowed attempts in the audit log vs calls the upstream saw (${audit.length} rows)`).toBe(upstreamCalls());
     expect(allowed.filter((r) => r.requestId?.includes('outage'))).toEqual([]);
     expect(chainBreaks(audit)).toEqual([]);
+    const verify = await runCli(['audit', 'verify', '--config', gateway.configFile], { timeoutMs: 20_000 });
+    expect({ code: verify.code, stderr: verify.stderr }, verify.stdout).toEqual({ code: 0, stderr: '' });
+    expect(verify.stdout).toMatch(/^OK/);
   }, 90_000);
 });
 
