@@ -1,18 +1,23 @@
 /**
  * `portcullis audit verify|query|export|tail`, the real binary (built dist) against a real
- * gateway database: calls made through an in-process gateway (allowed and denied), then read
- * back from a separate process on read-only connections. `npm test` builds dist first.
+ * gateway database of the suite's store (`PORTCULLIS_TEST_STORE`: a SQLite file or a fresh
+ * Postgres database, named by the config's `database`): calls made through an in-process
+ * gateway (allowed and denied), then read back from a separate process. `npm test` builds dist
+ * first.
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatabaseConfig } from '../src/config/schema.js';
 import { BIN, runCli, type CliRun } from './helpers/cli.js';
 import type { Authenticator } from '../src/gateway/mcp-endpoint.js';
-import { createAuditWriter } from '../src/store/audit-writer.js';
+import { createAuditWriter, type AuditWriter } from '../src/store/audit-writer.js';
+import { createPostgresAuditWriter } from '../src/store/postgres/audit-writer.js';
 import { connectV1 } from './helpers/clients.js';
+import { copyDatabase, runSql } from './helpers/copy-database.js';
+import { freshDatabase, type TestDatabase } from './helpers/database.js';
 import { startGateway } from './helpers/gateway.js';
 import { FIXTURES, startFixture, startNodeProcess } from './helpers/processes.js';
 import { agent, buildPolicy } from './policy/build-policy.js';
@@ -20,7 +25,8 @@ import { agent, buildPolicy } from './policy/build-policy.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUN_TIMEOUT_MS = 15_000;
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-audit-'));
-const dbFile = join(dir, 'gateway.db');
+let db: TestDatabase;
+const copies: TestDatabase[] = [];
 
 const asAgent: Authenticator = (req) => {
   const id = String(req.headers['x-test-agent'] ?? 'nobody');
@@ -31,10 +37,11 @@ const asAgent: Authenticator = (req) => {
   };
 };
 
-/** A config for the binary: the same database file, no secret (the generated one is in `meta`). */
-function configFor(file: string, name: string): string {
+/** A config for the binary: the same database, no secret (the generated one is in `meta`). */
+function configFor(database: Pick<DatabaseConfig, 'provider' | 'url'>, name: string): string {
   const path = join(dir, name);
-  writeFileSync(path, JSON.stringify({ database: { provider: 'sqlite', url: file }, oauth: { enforceAuth: false }, logging: { level: 'error' } }));
+  const { provider, url } = database;
+  writeFileSync(path, JSON.stringify({ database: { provider, url }, oauth: { enforceAuth: false }, logging: { level: 'error' } }));
   return path;
 }
 
@@ -55,7 +62,8 @@ beforeAll(async () => {
     agents: [agent('alice'), agent('bob')],
     grants: { alice: [{ id: 'alice-echo', resource: 'mcp:legacy:echo', actions: ['call'] }] },
   });
-  const gw = await startGateway({ servers: { legacy: { transport: 'http', url: upstream.url } } }, { dbFile, authenticate: asAgent, policy: policy.engine });
+  db = await freshDatabase();
+  const gw = await startGateway({ servers: { legacy: { transport: 'http', url: upstream.url } } }, { database: db.config, authenticate: asAgent, policy: policy.engine });
   try {
     const alice = await connectV1(gw.mcp('legacy'), { headers: { 'x-test-agent': 'alice' } });
     for (const text of ['one', 'two', 'three']) await alice.client.callTool({ name: 'echo', arguments: { text } });
@@ -67,13 +75,15 @@ beforeAll(async () => {
     await gw.close();
     await upstream.stop();
   }
-  const db = new Database(dbFile, { readonly: true });
-  total = (db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
-  db.close();
-  config = configFor(dbFile, 'gateway.json');
+  total = Number((await runSql<{ n: number | string }>(db, 'SELECT count(*) AS n FROM audit_log'))[0].n);
+  config = configFor(db.config, 'gateway.json');
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await Promise.all(copies.splice(0).map((c) => c.drop()));
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 describe('audit verify', () => {
   it('reports OK with the head seq for an intact log (secret read from the store)', async () => {
@@ -88,12 +98,11 @@ describe('audit verify', () => {
     { change: 'one changed column of row 3', sql: "UPDATE audit_log SET tool = 'evil' WHERE seq = 3", seq: 3, problem: 'hash_mismatch' },
     { change: 'row 2 deleted', sql: 'DELETE FROM audit_log WHERE seq = 2', seq: 2, problem: 'missing_row' },
   ])('exits 1 naming the first bad seq after $change', async ({ sql, seq, problem }) => {
-    const copy = join(dir, `tampered-${seq}.db`);
-    copyFileSync(dbFile, copy);
-    const db = new Database(copy);
-    db.exec(sql);
-    db.close();
-    const tampered = configFor(copy, `tampered-${seq}.json`);
+    // A copy of the gateway's database, edited with SQL outside the gateway's code.
+    const copy = await copyDatabase(db);
+    copies.push(copy);
+    await runSql(copy, sql);
+    const tampered = configFor(copy.config, `tampered-${seq}.json`);
     const result = await run(['audit', 'verify', ...(seq === 2 ? ['--json'] : []), '--config', tampered]);
     expect(result.code).toBe(1);
     if (seq === 2) expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, firstBadSeq: seq, problem });
@@ -101,9 +110,18 @@ describe('audit verify', () => {
   });
 
   it('exits 1 with a clear message when the database does not exist', async () => {
-    const result = await run(['audit', 'verify', '--config', configFor(join(dir, 'absent.db'), 'absent.json')]);
+    const absent = (): string => {
+      const u = new URL(db.url);
+      u.pathname = '/pc_test_absent';
+      return u.toString();
+    };
+    const [database, message] =
+      db.config.provider === 'postgres'
+        ? [{ provider: 'postgres' as const, url: absent() }, /cannot read the audit log in postgres:\/\/\S+\/pc_test_absent: .*database "pc_test_absent" does not exist/]
+        : [{ provider: 'sqlite' as const, url: join(dir, 'absent.db') }, /no database at \S+absent\.db/];
+    const result = await run(['audit', 'verify', '--config', configFor(database, 'absent.json')]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('no database at');
+    expect(result.stderr).toMatch(message);
   });
 });
 
@@ -222,10 +240,10 @@ describe('audit tail', () => {
     });
     try {
       expect(JSON.parse(tail.readyLine)).toMatchObject({ seq: total });
-      const meta = new Database(dbFile, { readonly: true });
-      const { value: secret } = meta.prepare("SELECT value FROM meta WHERE key = 'secret'").get() as { value: string };
-      meta.close();
-      const writer = createAuditWriter({ file: dbFile, secret });
+      const [{ value: secret }] = await runSql<{ value: string }>(db, "SELECT value FROM meta WHERE key = 'secret'");
+      // A writer of the store's own dialect, as a second gateway instance would append.
+      const writer: AuditWriter =
+        db.config.provider === 'postgres' ? createPostgresAuditWriter({ url: db.url, secret }) : createAuditWriter({ file: db.url, secret });
       await writer.ready();
       await writer.append({ kind: 'attempt', requestKey: 'tail-probe', decision: 'allow', agent: 'carol', server: 'legacy', tool: 'tail_probe' });
       await writer.close();
