@@ -34,6 +34,8 @@ let cluster: Instances;
 let a: GatewayInstance;
 let b: GatewayInstance;
 let upstream: Fixture;
+/** How many calls of the budget burst were allowed (the audit case checks the log says the same). */
+let burstAllowed = -1;
 // Made in beforeAll: a skipped suite leaves nothing behind.
 let dir: string;
 let recorded: string;
@@ -91,6 +93,7 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     );
     const forwarded = upstreamCalls() - before;
     const ok = results.filter((r) => r.status === 'fulfilled');
+    burstAllowed = ok.length;
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as McpError);
     const messages = [...new Set(refused.map((e) => e.message))];
     console.log(`budget across 2 instances: ${ok.length} allowed, ${refused.length} refused, ${forwarded} forwarded; refusals said: ${messages.join(' | ')}`);
@@ -249,10 +252,11 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
       attempts = await spender();
     }
     const decisions = attempts.map((r) => `${r.decision}${r.reason ? ` ${r.reason}` : ''}`);
+    // What the clients were told, whatever the budget let through (its own case checks that).
     expect({ attempts: attempts.length, allowed: decisions.filter((d) => d === 'allow').length, budget: decisions.filter((d) => d.includes('budget_exhausted')).length }).toEqual({
       attempts: 64,
-      allowed: 10,
-      budget: 54,
+      allowed: burstAllowed,
+      budget: 64 - burstAllowed,
     });
     const rows = await readPgAudit(cluster.database.url);
     expect(chainBreaks(rows)).toEqual([]);
