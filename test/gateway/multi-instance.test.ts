@@ -231,7 +231,8 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     const replay = await redeem(a);
     expect(replay.status).toBe(400);
     expect(((await replay.json()) as { error: string }).error).toBe('invalid_grant');
-    // A revoked at once; B learns of it from the store (the revocation list polls every second).
+    // A revoked at once; B learns of it from the store (the revocation list polls every second;
+    // the bound leaves room for a loaded machine).
     await expect(callOn(a)).rejects.toThrow(/invalid_token/);
     const replayedAt = performance.now();
     let refusedOnB = false;
@@ -239,7 +240,7 @@ describe.skipIf(!PG_URL)('several gateway processes on one Postgres', () => {
     const elapsed = performance.now() - replayedAt;
     console.log(`token revoked by the code replay on A refused on B after ${elapsed.toFixed(0)} ms`);
     expect(refusedOnB).toBe(true);
-    expect(elapsed).toBeLessThan(2_000);
+    expect(elapsed).toBeLessThan(3_000);
   });
 
   it('both instances append to one audit chain: the budget burst recorded once per call, unbroken', async () => {
