@@ -1,11 +1,12 @@
 /**
- * The pin book on its own, over a real (in-memory) store: RFC 8785 canonical hashing, trust on
- * first use, `enforce` vs `warn`, pins that survive a restart, paginated lists, and approvals
- * made elsewhere picked up by the poll.
+ * The pin book on its own, over a real store (the suite's: a SQLite file, or a fresh Postgres
+ * database): RFC 8785 canonical hashing, trust on first use, `enforce` vs `warn`, pins that
+ * survive a restart (written in the order decided, even on a pooled store), paginated lists, and
+ * approvals made elsewhere picked up by the poll.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
-import { openSqliteStore } from '../../src/store/sqlite.js';
+import { openStore } from '../../src/store/open-store.js';
 import type { AuditRecord } from '../../src/store/audit-record.js';
 import type { Store } from '../../src/store/store.js';
 import { canonicalJson } from '../../src/tool-pins/canonical-json.js';
@@ -13,17 +14,28 @@ import { pinOf, toolDefinitionOf } from '../../src/tool-pins/tool-definition.js'
 import { diffDefinitions } from '../../src/tool-pins/definition-diff.js';
 import { createPinBook, type PinBook } from '../../src/gateway/tool-pins/pin-book.js';
 import type { RequestMessage, ResponseMessage } from '../../src/gateway/jsonrpc/message.js';
+import { freshDatabase, type TestDatabase } from '../helpers/database.js';
 
 const logger = createLogger('silent');
 const open: Array<{ book: PinBook; store: Store }> = [];
+const databases: TestDatabase[] = [];
 afterEach(async () => {
   for (const { book, store } of open.splice(0)) {
     book.close();
     await store.close();
   }
+  for (const d of databases.splice(0)) await d.drop();
 });
 
-async function book(mode: 'warn' | 'enforce', store = openSqliteStore({ url: ':memory:' }), audit: AuditRecord[] = []) {
+/** A store on a fresh database of the suite's store, dropped after the test. */
+async function freshStore(): Promise<Store> {
+  const database = await freshDatabase();
+  databases.push(database);
+  return openStore(database.config);
+}
+
+async function book(mode: 'warn' | 'enforce', given?: Store, audit: AuditRecord[] = []) {
+  const store = given ?? (await freshStore());
   const b = await createPinBook({ mode, repo: store.toolPins, audit: (r) => audit.push(r), clock: () => 1000, logger, pollMs: 20 });
   open.push({ book: b, store });
   return { book: b, store, audit };
@@ -92,12 +104,13 @@ describe('pin book', () => {
   });
 
   it('keeps pins across a restart and picks up an approval made elsewhere', async () => {
-    const store = openSqliteStore({ url: ':memory:' });
+    const store = await freshStore();
     const first = await createPinBook({ mode: 'enforce', repo: store.toolPins, clock: () => 1, logger });
     first.observeList('s', list(), answer([tool('a', 'one')]));
     first.observeList('s', list(), answer([tool('a', 'two')]));
     first.close();
-    await new Promise((r) => setImmediate(r));
+    // The book writes behind the decision; on Postgres that takes a round trip or two.
+    await expect.poll(async () => (await store.toolPins.get('s', 'a'))?.pendingHash ?? null, { timeout: 2000, interval: 10 }).not.toBeNull();
     const { book: again, audit } = await book('enforce', store);
     // Restarted, no list seen yet: the stored pending change still denies, the pinned schema still checks.
     expect(again.checkCall('s', 'a', { q: 'x' })).toMatchObject({ code: 'tool_definition_changed' });

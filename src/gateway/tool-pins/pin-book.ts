@@ -71,6 +71,13 @@ export async function createPinBook(options: PinBookOptions): Promise<PinBook> {
   const compile = createSchemaCompiler();
   const servers = new Map<string, ServerPins>();
   const persistFailed = (err: unknown) => logger.error({ err: (err as Error).message }, 'tool pin not stored');
+  // Writes leave in the order they were decided: on a pooled store (Postgres) a pin and the
+  // pending change that follows it would otherwise race on two connections, and the change
+  // could reach the database before its pin and be lost.
+  let writes: Promise<void> = Promise.resolve();
+  const persist = (write: () => Promise<unknown>) => {
+    writes = writes.then(write).then(() => undefined, persistFailed);
+  };
 
   function serverPins(server: string): ServerPins {
     let state = servers.get(server);
@@ -122,7 +129,7 @@ export async function createPinBook(options: PinBookOptions): Promise<PinBook> {
     const at = clock();
     if (!pin) {
       pins.set(name, { hash, definition, pendingHash: null, served: hash, check: undefined });
-      repo.insertIfAbsent({ server, tool: name, hash, definition: canonical, approvedAt: at, approvedBy: 'first-seen', updatedAt: at }).catch(persistFailed);
+      persist(() => repo.insertIfAbsent({ server, tool: name, hash, definition: canonical, approvedAt: at, approvedBy: 'first-seen', updatedAt: at }));
       return false;
     }
     pin.served = hash;
@@ -130,13 +137,13 @@ export async function createPinBook(options: PinBookOptions): Promise<PinBook> {
       if (pin.pendingHash !== null) {
         // The upstream went back to the approved definition: nothing is left to approve.
         pin.pendingHash = null;
-        repo.setPending(server, name, null, at).catch(persistFailed);
+        persist(() => repo.setPending(server, name, null, at));
       }
       return false;
     }
     if (pin.pendingHash !== hash) {
       pin.pendingHash = hash;
-      repo.setPending(server, name, { hash, definition: canonical }, at).catch(persistFailed);
+      persist(() => repo.setPending(server, name, { hash, definition: canonical }, at));
       events.changed(server, name, pin.hash, hash);
       logger.warn({ server, tool: name, pinned: pin.hash, served: hash, mode }, `tool definition changed; review with: portcullis tools diff ${server} ${name}`);
     }
