@@ -13,6 +13,11 @@
  *
  * Needs `strace` (apt-get install strace; CI installs it); skipped with a note when it is
  * missing or ptrace is not allowed.
+ *
+ * SQLite explicitly, whatever `PORTCULLIS_TEST_STORE` says: this is about the SQLite writer's
+ * own WAL and fsync order. On Postgres the fsync happens in the server's processes, not the
+ * gateway's; there commit before forward is the awaited COMMIT (`store/postgres/audit-batch.ts`),
+ * and `audit-e2e.test.ts` shows a batch that cannot commit forwards nothing.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,7 +74,7 @@ async function traceGateway(durability: 'power' | 'process'): Promise<{ trace: s
     JSON.stringify({
       port: 0,
       secret: 'audit-order-secret-0123456789abcdef',
-      database: { provider: 'sqlite', url: db },
+      database: { provider: 'sqlite', url: db }, // SQLite on purpose: see the header
       oauth: { enforceAuth: false },
       logging: { level: 'error' },
       audit: { durability },
