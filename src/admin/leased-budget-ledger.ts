@@ -1,4 +1,5 @@
 import { periodKey, type BudgetCharge, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
+import { PortcullisError } from '../errors.js';
 import type { BudgetLeaseRepo } from '../store/shared-state.js';
 import { periodStartOfKey } from './usage-sink.js';
 
@@ -144,7 +145,9 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
       // Enough for the largest waiting call is the least worth taking; all of them is the most.
       const need = Math.max(0, s.largest - available);
       // A zero charge needs some room: ask for at least one unit (the store caps it at what is left).
-      const want = Math.max(s.pending - available + leaseAhead * s.budget.limit, need > 0 ? need : 1);
+      // Whole units ahead only: a fraction no call can spend would sit here while another
+      // instance is refused (a 10-call budget leases nothing ahead).
+      const want = Math.max(s.pending - available + Math.floor(leaseAhead * s.budget.limit), need > 0 ? need : 1);
       wants.push({ s, key: s.periodKey, need, want });
       s.pending = 0;
       s.largest = 0;
@@ -152,6 +155,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
     }
     // Another refill already served every short budget: deciding again is worth it.
     if (wants.length === 0) return true;
+    let failure: unknown;
     const granted = await Promise.all(
       wants.map(async ({ s, key, need, want }) => {
         const periodStart = s.periodStart;
@@ -166,11 +170,16 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
           return grant.granted;
         } catch (err) {
           onError(err);
+          failure ??= err;
           return 0;
         }
       }),
     );
-    return granted.some((g) => g > 0);
+    if (granted.some((g) => g > 0)) return true;
+    // Nothing leased because the store failed, not because the budget is spent: the caller must
+    // not report an exhausted budget.
+    if (failure !== undefined) throw new PortcullisError('STORE_FAILURE', `budget store unavailable: ${(failure as Error).message}`, { cause: failure });
+    return false;
   }
 
   function start(): Promise<boolean> {

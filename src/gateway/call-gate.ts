@@ -110,7 +110,16 @@ export function createCallGate(deps: CallGateDeps): CallGate {
         estimate: deps.prices?.estimateFor(ctx.server, target),
       };
       let decision = policy.decide(policyRequest);
-      if (!decision.allow && decision.code === 'budget_exhausted' && policy.ledger?.refill) decision = await decideAfterRefill(policy, policyRequest, decision);
+      if (!decision.allow && decision.code === 'budget_exhausted' && policy.ledger?.refill) {
+        try {
+          decision = await decideAfterRefill(policy, policyRequest, decision);
+        } catch (err) {
+          // The shared store could not lease budget: refuse, and say it is the store, not the budget.
+          deps.logger.error({ err: (err as Error).message }, 'budget store unavailable; call refused');
+          recorder?.denied({ ...base, decision: 'deny', reason: 'store_unavailable', chain: [] });
+          return { ok: false, response: storeUnavailable(request) };
+        }
+      }
       if (!decision.allow) {
         if (decision.code === 'internal_error') deps.logger.error({ err: String(decision.cause) }, 'policy failed; call denied');
         recorder?.denied({ ...base, decision: 'deny', reason: decision.code, chain: [] });
@@ -230,6 +239,14 @@ function requestKeyOf(ctx: McpContext, request: RequestMessage): string {
 
 function denial(request: RequestMessage, code: string, reason: string): ResponseMessage {
   return { kind: 'response', id: request.id, error: { code: RpcCode.POLICY_DENIED, message: reason, data: { reason: code } } };
+}
+
+function storeUnavailable(request: RequestMessage): ResponseMessage {
+  return {
+    kind: 'response',
+    id: request.id,
+    error: { code: RpcCode.STORE_UNAVAILABLE, message: 'call refused: the budget store cannot be reached, and nothing is forwarded unchecked', data: { reason: 'store_unavailable' } },
+  };
 }
 
 function unaudited(request: RequestMessage): ResponseMessage {

@@ -22,6 +22,8 @@ export const RpcCode = {
   POLICY_DENIED: -32015,
   /** The audit log cannot be written: the call is refused rather than forwarded unaudited. */
   AUDIT_UNAVAILABLE: -32016,
+  /** The shared store (budget leases on Postgres) cannot be reached: the call is refused, fail closed. */
+  STORE_UNAVAILABLE: -32017,
   HEADER_MISMATCH: -32020,
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
 } as const;

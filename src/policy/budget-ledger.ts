@@ -28,7 +28,8 @@ export interface BudgetLedger {
   /**
    * Only a ledger spending blocks leased from a shared store has it: takes more for the budgets
    * that came up short since the last refill, and resolves `true` if anything was taken (a call
-   * refused as `budget_exhausted` is then decided again) or `false` if the store had no room.
+   * refused as `budget_exhausted` is then decided again) or `false` if the store had no room;
+   * rejects when the store could not be reached (the call is refused as such, not as exhausted).
    * Deciding stays synchronous; only a call that found its local block short awaits this.
    */
   refill?(): Promise<boolean>;
