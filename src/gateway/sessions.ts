@@ -15,6 +15,8 @@ export interface ClientSession {
   /** The upstream's own session id (HTTP upstreams), which the client never sees. */
   upstreamSessionId: string | null;
   lastSeenAt: number;
+  /** When this process last saw the session's row in the store (shared stores recheck it). */
+  checkedAt: number;
   /** Open GET streams for messages that belong to no request. */
   readonly streams: Set<ServerResponse>;
   /** Resources the route attached (an isolated child); released when the session ends. */
@@ -27,6 +29,12 @@ export interface SessionRegistryOptions {
   idleTimeoutMs: number;
   maxSessions: number;
   logger: Logger;
+  /**
+   * With a store shared by several instances (Postgres), how old this process's view of a session
+   * may get before a request rechecks its row: a session ended on another instance is refused
+   * here within this bound. Default 1000 ms; unused with a single-process store.
+   */
+  recheckMs?: number;
 }
 
 /**
@@ -38,9 +46,12 @@ export class SessionRegistry {
   readonly #live = new Map<string, ClientSession>();
   readonly #dirty = new Set<ClientSession>();
   readonly #timer: NodeJS.Timeout;
+  /** Shared store: other instances may end or keep alive the sessions this one holds. */
+  readonly #recheckMs: number | undefined;
 
   constructor(opts: SessionRegistryOptions) {
     this.#opts = opts;
+    this.#recheckMs = opts.store.shared ? (opts.recheckMs ?? 1_000) : undefined;
     const every = Math.max(1_000, Math.min(60_000, Math.floor(opts.idleTimeoutMs / 4)));
     this.#timer = setInterval(() => void this.sweep().catch(() => undefined), every);
     this.#timer.unref();
@@ -58,7 +69,7 @@ export class SessionRegistry {
     // 256 random bits: unguessable, and only its hash is stored.
     const id = randomBytes(32).toString('base64url');
     const now = this.#opts.clock();
-    const session: ClientSession = { ...fields, id, idHash: hashId(id), lastSeenAt: now, streams: new Set(), onEnd: undefined };
+    const session: ClientSession = { ...fields, id, idHash: hashId(id), lastSeenAt: now, checkedAt: now, streams: new Set(), onEnd: undefined };
     await this.#opts.store.sessions.insert({
       idHash: session.idHash,
       server: session.server,
@@ -75,12 +86,33 @@ export class SessionRegistry {
 
   /**
    * hot path: one Map lookup. The store is read only for a session this process has not seen
-   * (after a restart). A session of another server or identity is reported as absent.
+   * (after a restart), and on a shared store once per `recheckMs` per session (another instance
+   * may have ended it). A session of another server or identity is reported as absent.
    */
   find(id: string, server: string, principal: string): ClientSession | undefined | Promise<ClientSession | undefined> {
     const session = this.#live.get(id);
     if (!session) return id.length > 128 ? undefined : this.#restore(id, server, principal);
+    if (this.#recheckMs !== undefined && this.#opts.clock() - session.checkedAt > this.#recheckMs) return this.#recheck(session, server, principal);
     return this.#bound(session, server, principal);
+  }
+
+  async #recheck(session: ClientSession, server: string, principal: string): Promise<ClientSession | undefined> {
+    if (!(await this.#opts.store.sessions.get(session.idHash))) {
+      await this.#forget(session);
+      return undefined;
+    }
+    session.checkedAt = this.#opts.clock();
+    return this.#bound(session, server, principal);
+  }
+
+  /** Drops this process's copy and what it holds for it; the store row is left as it is. */
+  async #forget(session: ClientSession): Promise<void> {
+    if (this.#live.get(session.id) !== session) return;
+    this.#live.delete(session.id);
+    this.#dirty.delete(session);
+    for (const stream of session.streams) stream.end();
+    session.streams.clear();
+    await session.onEnd?.().catch((err: Error) => this.#opts.logger.warn({ err: err.message }, 'session cleanup failed'));
   }
 
   #bound(session: ClientSession, server: string, principal: string): ClientSession | undefined {
@@ -105,6 +137,7 @@ export class SessionRegistry {
         initParams: JSON.parse(row.initParams) as JsonObject,
         upstreamSessionId: row.upstreamSessionId,
         lastSeenAt: row.lastSeenAt,
+        checkedAt: this.#opts.clock(),
         streams: new Set(),
         onEnd: undefined,
       };
@@ -135,7 +168,11 @@ export class SessionRegistry {
     for (const s of dirty) await this.#opts.store.sessions.touch(s.idHash, s.lastSeenAt);
     const cutoff = now - this.#opts.idleTimeoutMs;
     for (const s of this.#live.values()) {
-      if (s.lastSeenAt < cutoff && s.streams.size === 0) await this.end(s);
+      if (s.lastSeenAt >= cutoff || s.streams.size > 0) continue;
+      // On a shared store the session may be busy on another instance: only its row knows.
+      const row = this.#recheckMs === undefined ? undefined : await this.#opts.store.sessions.get(s.idHash);
+      if (row && row.lastSeenAt >= cutoff) await this.#forget(s);
+      else await this.end(s);
     }
     await this.#opts.store.sessions.deleteIdle(cutoff);
   }
