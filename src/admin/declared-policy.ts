@@ -37,11 +37,19 @@ export async function applyDeclaredPolicy(
 
   for (const [i, a] of declared.agents.entries()) {
     await keyed(`agents.declared.agents[${i}]`, async () => {
-      const existing = await findOrUndefined(admin.getAgent(a.id));
+      let existing = await findOrUndefined(admin.getAgent(a.id));
       if (existing === undefined) {
-        await admin.createAgent({ ...a });
-        report.created.push(`agent:${a.id}`);
-        return;
+        try {
+          await admin.createAgent({ ...a });
+          report.created.push(`agent:${a.id}`);
+          return;
+        } catch (err) {
+          // Instances starting together on one database: another one created it first. A real
+          // conflict (its client acts as another agent) still finds no agent of this id.
+          if (!isAdminError(err) || err.code !== 'CONFLICT') throw err;
+          existing = await findOrUndefined(admin.getAgent(a.id));
+          if (existing === undefined) throw err;
+        }
       }
       if (existing.type !== a.type) throw new AdminError('CONFLICT', `agent ${a.id} is ${existing.type}; a declared agent cannot change type`);
       if (existing.name === a.name && existing.tenant === a.tenant && existing.expiresAt === a.expiresAt) {
