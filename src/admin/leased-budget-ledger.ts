@@ -1,6 +1,7 @@
 import { periodKey, type BudgetCharge, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
 import { PortcullisError } from '../errors.js';
 import type { BudgetLeaseRepo } from '../store/shared-state.js';
+import type { UsageSeed } from './store-budget-ledger.js';
 import { periodStartOfKey } from './usage-sink.js';
 
 /** Options of `createLeasedBudgetLedger`. */
@@ -18,6 +19,14 @@ export interface LeasedBudgetLedgerOptions {
   readonly idleMs?: number;
   /** Settled request keys remembered for retries; default 100 000. */
   readonly rememberSettled?: number;
+  /**
+   * What each budget's current period had used in the store when this process started, so that
+   * `spent` (explain, admin views) starts from the shared figure, not from 0. Spending itself is
+   * never seeded: it only comes from blocks this process takes.
+   */
+  readonly seed?: readonly UsageSeed[];
+  /** The clock, for seeding. */
+  readonly now?: number;
   /** Told when a lease or a give-back failed (a failed take refuses; a failed give-back over-charges). */
   readonly onError?: (err: unknown) => void;
 }
@@ -83,6 +92,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
 
   const idle = setInterval(giveBackIdle, idleMs);
   idle.unref();
+  for (const { budget, used } of options.seed ?? []) stateOf(budget, options.now ?? Date.now()).storeUsed = used;
 
   function track(p: Promise<unknown>): void {
     const tracked = p.catch(onError).finally(() => background.delete(tracked));

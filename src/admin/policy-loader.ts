@@ -78,20 +78,23 @@ export async function loadPolicyEngine(store: Store, options: LoadPolicyOptions)
   let ledger: BudgetLedger | null;
   let storeSink: ReturnType<typeof createStoreUsageSink> | null = null;
   let leased: LeasedBudgetLedger | null = null;
-  if (options.ledger !== undefined) ledger = options.ledger;
-  else if (store.shared !== undefined) {
-    // Several processes may spend the same budget: the store arbitrates blocks, nothing is seeded.
-    leased = createLeasedBudgetLedger({ leases: store.shared.budgetLeases, ...options.leases, onError: options.onUsageError });
-    ledger = leased;
-  } else {
-    const now = options.now();
-    const seed: UsageSeed[] = [];
+  /** What each budget's current period had spent in the store at start. */
+  const seed: UsageSeed[] = [];
+  const now = options.now();
+  if (options.ledger === undefined) {
     for (const record of budgets) {
       const compiled = compileBudgetRecord(record);
       if (!compiled.ok) continue;
       const usage = await repo.getUsage(record.id, currentPeriodStart(compiled.compiled.period, now));
       if (usage !== undefined && usage.used > 0) seed.push({ budget: compiled.compiled, used: usage.used });
     }
+  }
+  if (options.ledger !== undefined) ledger = options.ledger;
+  else if (store.shared !== undefined) {
+    // Several processes may spend the same budget: the store arbitrates blocks; the seed only informs views.
+    leased = createLeasedBudgetLedger({ leases: store.shared.budgetLeases, ...options.leases, seed, now, onError: options.onUsageError });
+    ledger = leased;
+  } else {
     let sink = options.usageSink;
     if (sink === undefined) {
       storeSink = createStoreUsageSink(repo, { flushMs: options.usageFlushMs, onError: options.onUsageError });

@@ -11,7 +11,7 @@ import { createAdminKeyCheck, resolveAdminKey } from '../../src/admin/admin-key.
 import { createPolicyAdmin } from '../../src/admin/policy-admin.js';
 import { loadPolicyEngine, type LoadedPolicy } from '../../src/admin/policy-loader.js';
 import { createAdminRoutes } from '../../src/gateway/admin-routes.js';
-import { T0, tempDatabase, type AdminTestDatabase } from './harness.js';
+import { decideAsGate, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 const KEY = 'k'.repeat(24) + '-admin-key-0123456789';
 let db: AdminTestDatabase;
@@ -127,7 +127,7 @@ describe('CRUD and explain', () => {
 
     const budget = await api('PUT', '/admin/budgets', { scope: 'agent', subject: 'lead', metric: 'calls', limit: 2, period: 'day' });
     expect(budget).toMatchObject({ status: 200, body: { limit: 2, used: 0 } });
-    policy.engine.decide({ agentId: 'sub', action: 'call', server: 'github', tool: 'list', requestKey: 'q1' });
+    await decideAsGate(policy.engine, { agentId: 'sub', action: 'call', server: 'github', tool: 'list', requestKey: 'q1' });
     expect((await api('GET', `/admin/budgets/${budget.body.id}`)).body.used).toBe(1);
 
     expect((await api('POST', `/admin/delegations/${link.body.id}/revoke`)).body.revokedAt).toBe(T0);

@@ -1,4 +1,6 @@
 import { createPolicyAdmin, type PolicyAdminOptions } from '../../src/admin/policy-admin.js';
+import { decideAfterRefill } from '../../src/gateway/call-gate.js';
+import type { Decision, PolicyEngine, PolicyRequest } from '../../src/policy/index.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { Store } from '../../src/store/store.js';
 import { freshDatabase, type TestDatabase } from '../helpers/database.js';
@@ -48,6 +50,15 @@ export function adminFixture(store: Store, options: Partial<PolicyAdminOptions> 
     },
   });
   return { admin, clock, changes };
+}
+
+/**
+ * Decides as the call gate does: on a shared store (Postgres) budgets are spent from leased
+ * blocks, and a call whose block is short is decided again after a refill.
+ */
+export async function decideAsGate(engine: PolicyEngine, request: PolicyRequest): Promise<Decision> {
+  const first = engine.decide(request);
+  return !first.allow && first.code === 'budget_exhausted' ? decideAfterRefill(engine, request, first) : first;
 }
 
 /** The error an async call rejects with (fails the test if it resolves). */

@@ -10,7 +10,7 @@ import { loadPolicyEngine, type LoadedPolicy } from '../../src/admin/policy-load
 import { createPolicySync } from '../../src/admin/policy-sync.js';
 import type { PolicyRequest } from '../../src/policy/index.js';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
+import { adminFixture, decideAsGate, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 let db: AdminTestDatabase;
 let gatewayStore: Store;
@@ -130,9 +130,9 @@ describe('budget usage', () => {
     await admin.grant({ id: 'g', agentId: 'a', resource: 'mcp:github:*' });
     await admin.setBudget({ id: 'b', scope: 'agent', subject: 'a', metric: 'calls', limit: 5, period: 'day' });
     const first = await load(gatewayStore, () => clock.now, 10_000);
-    for (let i = 0; i < 3; i++) expect(first.engine.decide(call('a', 'list', { requestKey: `r${i}` })).allow).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await decideAsGate(first.engine, call('a', 'list', { requestKey: `r${i}` }))).allow).toBe(true);
     // A refunded call gives its spending back, in memory and in the store.
-    const refunded = first.engine.decide(call('a', 'list', { requestKey: 'r-fail' }));
+    const refunded = await decideAsGate(first.engine, call('a', 'list', { requestKey: 'r-fail' }));
     if (!refunded.allow || refunded.reservation === null) throw new Error('expected a reservation');
     first.engine.ledger!.refund(refunded.reservation);
     await first.close();
@@ -142,15 +142,15 @@ describe('budget usage', () => {
     // "Restart": a fresh engine from another connection starts from what was spent.
     const second = await load(cliStore, () => clock.now, 10_000);
     expect(second.engine.explain(call('a', 'list')).budgets).toEqual([expect.objectContaining({ spent: 3 })]);
-    expect(second.engine.decide(call('a', 'list', { requestKey: 's1' })).allow).toBe(true);
-    expect(second.engine.decide(call('a', 'list', { requestKey: 's2' })).allow).toBe(true);
-    expect(second.engine.decide(call('a', 'list', { requestKey: 's3' }))).toMatchObject({ allow: false, code: 'budget_exhausted' });
+    expect((await decideAsGate(second.engine, call('a', 'list', { requestKey: 's1' }))).allow).toBe(true);
+    expect((await decideAsGate(second.engine, call('a', 'list', { requestKey: 's2' }))).allow).toBe(true);
+    expect(await decideAsGate(second.engine, call('a', 'list', { requestKey: 's3' }))).toMatchObject({ allow: false, code: 'budget_exhausted' });
     await second.flushUsage();
     expect((await gatewayStore.policy.getUsage('b', Date.UTC(2025, 0, 6)))?.used).toBe(5);
 
     // The next day starts empty, by itself.
     clock.now = T0 + 24 * 3_600_000;
-    expect(second.engine.decide(call('a', 'list', { requestKey: 'n1' })).allow).toBe(true);
+    expect((await decideAsGate(second.engine, call('a', 'list', { requestKey: 'n1' }))).allow).toBe(true);
   });
 });
 

@@ -8,7 +8,7 @@ import { startPolicy, type PolicyRuntime } from '../../src/admin/start-policy.js
 import { parseConfig } from '../../src/config/parse-config.js';
 import { isPortcullisError } from '../../src/errors.js';
 import type { Store } from '../../src/store/store.js';
-import { adminFixture, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
+import { adminFixture, decideAsGate, T0, tempDatabase, type AdminTestDatabase } from './harness.js';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const KEY = 'a-long-enough-admin-key-for-tests-0123';
@@ -84,7 +84,7 @@ describe('startPolicy', () => {
     await admin.deleteBudget('t1');
     expect(prices.estimateFor('github', 'list')).toEqual({ cost: 3 });
     // Reserved with the estimate; c1 counts it.
-    const decision = runtime.engine.decide({ ...call('ci', 'github', 'list'), estimate: prices.estimateFor('github', 'list') });
+    const decision = await decideAsGate(runtime.engine, { ...call('ci', 'github', 'list'), estimate: prices.estimateFor('github', 'list') });
     expect(decision.allow).toBe(true);
   });
 
