@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { PortcullisError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { JsonObject } from './jsonrpc/message.js';
@@ -97,7 +98,16 @@ export class SessionRegistry {
   }
 
   async #recheck(session: ClientSession, server: string, principal: string): Promise<ClientSession | undefined> {
-    if (!(await this.#opts.store.sessions.get(session.idHash))) {
+    let row;
+    try {
+      row = await this.#opts.store.sessions.get(session.idHash);
+    } catch (err) {
+      // The store is down: the copy was good a moment ago, and every gated call fails closed on
+      // its own (audit, budgets). Serve it and recheck on the next request.
+      this.#opts.logger.debug({ err: (err as Error).message }, 'session recheck failed; serving the local copy');
+      return this.#bound(session, server, principal);
+    }
+    if (!row) {
       await this.#forget(session);
       return undefined;
     }
@@ -124,7 +134,12 @@ export class SessionRegistry {
 
   /** A session this process has not seen (after a restart, or opened by another instance). */
   async #restore(id: string, server: string, principal: string): Promise<ClientSession | undefined> {
-    const row = await this.#opts.store.sessions.get(hashId(id));
+    let row;
+    try {
+      row = await this.#opts.store.sessions.get(hashId(id));
+    } catch (err) {
+      throw new PortcullisError('STORE_FAILURE', `cannot look up the session: ${(err as Error).message}`, { cause: err });
+    }
     if (!row) return undefined;
     let session = this.#live.get(id);
     if (!session) {

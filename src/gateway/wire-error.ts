@@ -22,7 +22,7 @@ export const RpcCode = {
   POLICY_DENIED: -32015,
   /** The audit log cannot be written: the call is refused rather than forwarded unaudited. */
   AUDIT_UNAVAILABLE: -32016,
-  /** The shared store (budget leases on Postgres) cannot be reached: the call is refused, fail closed. */
+  /** The gateway's store (sessions, budget leases on Postgres) cannot be reached: refused, fail closed. */
   STORE_UNAVAILABLE: -32017,
   HEADER_MISMATCH: -32020,
   UNSUPPORTED_PROTOCOL_VERSION: -32022,
@@ -58,6 +58,8 @@ export function toWireError(err: unknown, server: string, id?: JsonRpcId | null)
       case 'UPSTREAM_PROTOCOL':
       case 'RESPONSE_TOO_LARGE':
         return wireError(502, RpcCode.UPSTREAM_PROTOCOL, `upstream ${server} sent an invalid answer: ${err.message}`, { id });
+      case 'STORE_FAILURE':
+        return wireError(503, RpcCode.STORE_UNAVAILABLE, `the gateway's store is unavailable: ${err.message}`, { id, data: { reason: 'store_unavailable' } });
       default:
         return wireError(503, RpcCode.INTERNAL_ERROR, `gateway unavailable: ${err.message}`, { id });
     }
