@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { PG_URL, type TestDatabase } from './database.js';
+import { onCluster, type TestDatabase } from './database.js';
 
 /**
  * A new database holding what `source` holds (a copied SQLite file; on Postgres `CREATE DATABASE
@@ -51,17 +51,6 @@ export async function runSql<R = Record<string, unknown>>(db: TestDatabase, text
   await client.connect();
   try {
     return (await client.query(text)).rows as R[];
-  } finally {
-    await client.end();
-  }
-}
-
-async function onCluster<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  if (!PG_URL) throw new Error('no Postgres test cluster: set PORTCULLIS_TEST_PG_URL (test/postgres/cluster.sh start)');
-  const client = new pg.Client({ connectionString: PG_URL });
-  await client.connect();
-  try {
-    return await fn(client);
   } finally {
     await client.end();
   }

@@ -45,7 +45,7 @@ export async function freshDatabase(provider: 'sqlite' | 'postgres' = TEST_STORE
 export async function freshPostgresDatabase(): Promise<TestDatabase> {
   if (!PG_URL) throw new Error('no Postgres test cluster: set PORTCULLIS_TEST_PG_URL (test/postgres/cluster.sh start)');
   const name = `pc_test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name}`));
+  await onCluster((c) => c.query(`create database ${name}`));
   const u = new URL(PG_URL);
   u.pathname = `/${name}`;
   const url = u.toString();
@@ -53,12 +53,14 @@ export async function freshPostgresDatabase(): Promise<TestDatabase> {
     config: { provider: 'postgres', url, skipMigrations: false },
     url,
     async drop() {
-      await admin((c) => c.query(`drop database if exists ${name} with (force)`));
+      await onCluster((c) => c.query(`drop database if exists ${name} with (force)`));
     },
   };
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a short-lived connection to the cluster's maintenance database. */
+export async function onCluster<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  if (!PG_URL) throw new Error('no Postgres test cluster: set PORTCULLIS_TEST_PG_URL (test/postgres/cluster.sh start)');
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
   try {
