@@ -57,7 +57,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const clock = options.clock ?? Date.now;
   // Naming problems of /mcp refuse the start before anything is opened.
   const namespace = await checkFederation(config, { maxResponseBytes: config.limits.maxResponseBytes, maxDepth: config.limits.maxDepth }, logger);
-  const store = options.store ?? (await openStore(config.database));
+  const store =
+    options.store ??
+    (await openStore(config.database, { onPoolError: (err) => logger.warn({ err: err.message }, 'database connection lost; the pool opens a new one') }));
   const ownsStore = !options.store;
   // A generated secret is kept in the store so restarts (and other instances) agree on it.
   const secret = config.secret ?? (await store.meta.setIfAbsent('secret', randomBytes(32).toString('base64url')));
