@@ -99,9 +99,10 @@ describe.skipIf(!PG_URL)('Postgres audit writer', () => {
     const kill = () => admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name <> $2 AND pid <> pg_backend_pid()', [dbName, TEST_CLIENT_NAME]);
     try {
       // Killed while batches are in flight: whatever was in the killed transaction is refused.
-      const during = Array.from({ length: 400 }, (_, i) => w.append(attempt(`k${i}`)));
+      // Observed from the start: a batch may be refused before the kill's own round trip returns.
+      const during = Promise.allSettled(Array.from({ length: 400 }, (_, i) => w.append(attempt(`k${i}`))));
       await kill();
-      const settled = await Promise.allSettled(during);
+      const settled = await during;
       for (const r of settled) if (r.status === 'rejected') expect(storeFailure(r.reason)).toBe(true);
       // Killed while idle: the pool drops the dead connection and the next batch opens another.
       await kill();

@@ -115,7 +115,7 @@ export async function commitPgBatch(
   try {
     before = await beginChainTransaction(client, ctx);
   } catch (err) {
-    await rollback(client);
+    await rollback(client, err);
     // Nothing was written yet: on a connection that died idle (a restarted server), the batch
     // may be run again as it is on a fresh one.
     if (isConnectionLost(err)) throw new StaleConnectionError(err);
@@ -140,7 +140,7 @@ export async function commitPgBatch(
     }
     return { results, head: { seq, hash } };
   } catch (err) {
-    await rollback(client);
+    await rollback(client, err);
     throw err;
   }
 }
@@ -191,8 +191,13 @@ export function isConnectionLost(err: unknown): boolean {
   return /^08|^57P0[1-3]$/.test(code) || /Connection terminated|ECONNRESET|EPIPE|ECONNREFUSED/.test(String((err as Error)?.message));
 }
 
-/** Rolls back whatever is open; a connection too broken to answer is dropped by the caller. */
-export async function rollback(client: ClientBase): Promise<void> {
+/**
+ * Rolls back whatever is open after `failure`; a connection too broken to answer is dropped by
+ * the caller. After a client-side timeout the timed-out statement may still be running on the
+ * connection: nothing more is sent on it (the caller destroys it, which ends the transaction).
+ */
+export async function rollback(client: ClientBase, failure: unknown): Promise<void> {
+  if (/Query read timeout/.test(String((failure as Error)?.message))) return;
   try {
     await timedQuery(client, 'ROLLBACK', undefined, 2000);
   } catch {

@@ -109,7 +109,7 @@ export async function settleOrphans(
     }
     return orphans.length;
   } catch (err) {
-    await rollback(client);
+    await rollback(client, err);
     throw err;
   }
 }

@@ -54,7 +54,7 @@ export async function prunePgAuditChunk(
     await timedQuery(client, 'COMMIT', undefined, lock.queryTimeoutMs);
     return { deleted: deleted.rowCount ?? 0, prunedThrough: last.seq };
   } catch (err) {
-    await rollback(client);
+    await rollback(client, err);
     throw err;
   }
 }
