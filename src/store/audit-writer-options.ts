@@ -63,17 +63,27 @@ export function positiveInt(value: number | undefined, fallback: number, name: s
   return v;
 }
 
-/** Builds the worker's config from the options, failing at start-up on bad values. */
-export function compileWriterOptions(o: AuditWriterOptions): AuditWorkerConfig {
-  if (typeof o.file !== 'string' || o.file === '' || o.file === ':memory:') {
-    throw new TypeError('audit writer: file must be a database path (the worker needs its own connection)');
-  }
+/** The checks both dialects' writers make of the options they share; returns the durability. */
+export function checkCommonWriterOptions(o: {
+  secret: unknown;
+  durability?: AuditDurability;
+  retentionDays?: number | null;
+}): AuditDurability {
   assertAuditSecret(o.secret);
   const durability = o.durability ?? 'process';
   if (durability !== 'process' && durability !== 'power') {
     throw new TypeError("audit writer: durability must be 'process' or 'power'");
   }
   if (o.retentionDays != null && !(o.retentionDays > 0)) throw new TypeError('audit writer: retentionDays must be > 0');
+  return durability;
+}
+
+/** Builds the worker's config from the options, failing at start-up on bad values. */
+export function compileWriterOptions(o: AuditWriterOptions): AuditWorkerConfig {
+  if (typeof o.file !== 'string' || o.file === '' || o.file === ':memory:') {
+    throw new TypeError('audit writer: file must be a database path (the worker needs its own connection)');
+  }
+  const durability = checkCommonWriterOptions(o);
   return {
     file: o.file,
     durability,

@@ -1,7 +1,6 @@
 /** Options of the Postgres audit writer and their start-up validation (see `audit-writer.ts`). */
 import { DEFAULT_REDACT_KEYS } from '../audit-args.js';
-import { assertAuditSecret } from '../audit-checkpoint.js';
-import { positiveInt, type AuditWriterOptions } from '../audit-writer-options.js';
+import { checkCommonWriterOptions, positiveInt, type AuditWriterOptions } from '../audit-writer-options.js';
 
 /** Options of {@link createPostgresAuditWriter}: the SQLite writer's, with a URL for the file. */
 export interface PostgresAuditWriterOptions extends Omit<AuditWriterOptions, 'file'> {
@@ -51,12 +50,7 @@ export function compilePgWriterOptions(o: PostgresAuditWriterOptions): PgWriterC
   if (typeof o.url !== 'string' || !/^postgres(ql)?:\/\//.test(o.url)) {
     throw new TypeError('audit writer: url must be a postgres:// URL');
   }
-  assertAuditSecret(o.secret);
-  const durability = o.durability ?? 'process';
-  if (durability !== 'process' && durability !== 'power') {
-    throw new TypeError("audit writer: durability must be 'process' or 'power'");
-  }
-  if (o.retentionDays != null && !(o.retentionDays > 0)) throw new TypeError('audit writer: retentionDays must be > 0');
+  const durability = checkCommonWriterOptions(o);
   return {
     url: o.url,
     secret: o.secret,
