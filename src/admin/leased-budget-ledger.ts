@@ -1,4 +1,4 @@
-import { periodKey, type BudgetCharge, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
+import { createReservationBook, mergeCharges, periodKey, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
 import { PortcullisError } from '../errors.js';
 import type { BudgetLeaseRepo } from '../store/shared-state.js';
 import type { UsageSeed } from './store-budget-ledger.js';
@@ -74,17 +74,12 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
   const { leases } = options;
   const leaseAhead = options.leaseAhead ?? 0.01;
   const idleMs = options.idleMs ?? 500;
-  const rememberSettled = options.rememberSettled ?? 100_000;
   if (!(leaseAhead >= 0 && leaseAhead <= 1)) throw new TypeError('createLeasedBudgetLedger: leaseAhead must be between 0 and 1');
   if (!Number.isInteger(idleMs) || idleMs < 10) throw new TypeError('createLeasedBudgetLedger: idleMs must be an integer >= 10');
-  if (!Number.isInteger(rememberSettled) || rememberSettled < 0) throw new TypeError('createLeasedBudgetLedger: rememberSettled must be a non-negative integer');
   const onError = options.onError ?? (() => undefined);
 
   const states = new Map<string, LeaseState>();
-  const held = new Map<string, Reservation>();
-  const settled = new Map<string, Reservation>();
-  const ring: (Reservation | undefined)[] = new Array(rememberSettled);
-  let ringNext = 0;
+  const book = createReservationBook(options.rememberSettled ?? 100_000);
   const background = new Set<Promise<unknown>>();
   let inFlight: Promise<boolean> | null = null;
   let queued: Promise<boolean> | null = null;
@@ -118,17 +113,6 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
     return s;
   }
 
-  /** Merges charges naming one budget (checking it twice against the same room would overspend). */
-  function totals(charges: readonly BudgetCharge[]): readonly BudgetCharge[] {
-    const merged = new Map<string, BudgetCharge>();
-    for (const c of charges) {
-      if (!Number.isFinite(c.amount) || c.amount < 0) throw new RangeError(`budget ${c.budget.id}: charge must be a finite amount >= 0, got ${c.amount}`);
-      const prev = merged.get(c.budget.id);
-      merged.set(c.budget.id, prev === undefined ? c : { budget: c.budget, amount: prev.amount + c.amount });
-    }
-    return merged.size === charges.length ? charges : [...merged.values()];
-  }
-
   const fits = (s: LeaseState, amount: number) => s.spent < s.leased && s.spent + amount <= s.leased;
   const shortfall = (s: LeaseState, amount: number): BudgetShortfall => ({
     ok: false,
@@ -136,15 +120,6 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
     spent: Math.max(s.spent, s.storeUsed - (s.leased - s.spent)),
     requested: amount,
   });
-
-  function remember(reservation: Reservation): void {
-    if (rememberSettled === 0) return;
-    const oldest = ring[ringNext];
-    if (oldest !== undefined && settled.get(oldest.requestKey) === oldest) settled.delete(oldest.requestKey);
-    ring[ringNext] = reservation;
-    ringNext = (ringNext + 1) % rememberSettled;
-    settled.set(reservation.requestKey, reservation);
-  }
 
   /** Takes, for every budget that came up short, what its waiting calls need beyond its block. */
   async function runRefill(): Promise<boolean> {
@@ -230,9 +205,9 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
   return {
     // hot path: Map lookups and arithmetic; a short block is refused here and refilled by the caller.
     reserve(requestKey, charges, now) {
-      const previous = held.get(requestKey) ?? settled.get(requestKey);
+      const previous = book.find(requestKey);
       if (previous !== undefined) return { ok: true, reservation: previous, replayed: true };
-      const sums = totals(charges);
+      const sums = mergeCharges(charges);
       let denial: BudgetShortfall | null = null;
       for (const { budget, amount } of sums) {
         const s = stateOf(budget, now);
@@ -251,11 +226,11 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
         lines.push(Object.freeze({ budgetId: budget.id, metric: budget.metric, periodKey: s.periodKey, amount }));
       }
       const reservation: Reservation = Object.freeze({ requestKey, lines: Object.freeze(lines) });
-      held.set(requestKey, reservation);
+      book.hold(reservation);
       return { ok: true, reservation, replayed: false };
     },
     peek(charges, now) {
-      for (const { budget, amount } of totals(charges)) {
+      for (const { budget, amount } of mergeCharges(charges)) {
         // Against the whole deployment's spending as last seen, not this process's block.
         const s = stateOf(budget, now);
         const spent = shortfall(s, amount).spent;
@@ -264,8 +239,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
       return { ok: true };
     },
     refund(reservation) {
-      if (held.get(reservation.requestKey) !== reservation) return false;
-      held.delete(reservation.requestKey);
+      if (!book.release(reservation)) return false;
       for (const line of reservation.lines) {
         const s = states.get(line.budgetId);
         // A reservation from a period that has rolled over has nothing left to give back.
@@ -274,8 +248,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
       return true;
     },
     settle(reservation, actual) {
-      if (held.get(reservation.requestKey) !== reservation) return { settled: false, unbilled: 0 };
-      held.delete(reservation.requestKey);
+      if (!book.release(reservation)) return { settled: false, unbilled: 0 };
       let unbilled = 0;
       for (const line of reservation.lines) {
         const amount = actual[line.metric] ?? line.amount;
@@ -303,7 +276,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
           }),
         );
       }
-      remember(reservation);
+      book.remember(reservation);
       return { settled: true, unbilled };
     },
     spent(budget, now) {

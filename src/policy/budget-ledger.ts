@@ -1,4 +1,5 @@
 import { periodKey } from './budget.js';
+import { createReservationBook, mergeCharges } from './reservation-book.js';
 import type { BudgetCharge, BudgetMetric, CompiledBudget, Reservation, ReservationLine } from './types.js';
 
 /**
@@ -67,17 +68,8 @@ interface BudgetState {
 
 /** The in-memory reference ledger: exact, for one process. */
 export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}): BudgetLedger {
-  const rememberSettled = options.rememberSettled ?? 100_000;
-  if (!Number.isInteger(rememberSettled) || rememberSettled < 0) {
-    throw new TypeError('rememberSettled must be a non-negative integer');
-  }
+  const book = createReservationBook(options.rememberSettled ?? 100_000);
   const states = new Map<string, BudgetState>();
-  const held = new Map<string, Reservation>();
-  // Settled keys, remembered for retries; a ring of keys forgets the oldest in O(1). (Evicting
-  // through `settled.keys().next()` degrades: a Map keeps deleted slots until it rehashes.)
-  const settled = new Map<string, Reservation>();
-  const ring: (Reservation | undefined)[] = new Array(rememberSettled);
-  let ringNext = 0;
 
   function stateOf(budget: CompiledBudget, now: number): BudgetState {
     const key = periodKey(budget.period, now);
@@ -93,28 +85,6 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
     return s;
   }
 
-  /**
-   * Validates amounts and merges charges naming the same budget (checking a budget twice against
-   * the same room would let the pair overspend it). Usually they are distinct: no copy then.
-   */
-  function totals(charges: readonly BudgetCharge[]): readonly BudgetCharge[] {
-    let duplicate = false;
-    for (let i = 0; i < charges.length; i++) {
-      const c = charges[i];
-      if (!Number.isFinite(c.amount) || c.amount < 0) {
-        throw new RangeError(`budget ${c.budget.id}: charge must be a finite amount >= 0, got ${c.amount}`);
-      }
-      for (let j = 0; j < i; j++) if (charges[j].budget.id === c.budget.id) duplicate = true;
-    }
-    if (!duplicate) return charges;
-    const merged = new Map<string, BudgetCharge>();
-    for (const c of charges) {
-      const prev = merged.get(c.budget.id);
-      merged.set(c.budget.id, prev === undefined ? c : { budget: c.budget, amount: prev.amount + c.amount });
-    }
-    return [...merged.values()];
-  }
-
   function check(sums: readonly BudgetCharge[], now: number): BudgetShortfall | null {
     for (const { budget, amount } of sums) {
       const s = stateOf(budget, now);
@@ -128,9 +98,9 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
 
   return {
     reserve(requestKey, charges, now) {
-      const previous = held.get(requestKey) ?? settled.get(requestKey);
+      const previous = book.find(requestKey);
       if (previous !== undefined) return { ok: true, reservation: previous, replayed: true };
-      const sums = totals(charges);
+      const sums = mergeCharges(charges);
       const denial = check(sums, now);
       if (denial !== null) return denial;
       const lines: ReservationLine[] = [];
@@ -140,15 +110,14 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
         lines.push(Object.freeze({ budgetId: budget.id, metric: budget.metric, periodKey: s.periodKey, amount }));
       }
       const reservation: Reservation = Object.freeze({ requestKey, lines: Object.freeze(lines) });
-      held.set(requestKey, reservation);
+      book.hold(reservation);
       return { ok: true, reservation, replayed: false };
     },
     peek(charges, now) {
-      return check(totals(charges), now) ?? { ok: true };
+      return check(mergeCharges(charges), now) ?? { ok: true };
     },
     refund(reservation) {
-      if (held.get(reservation.requestKey) !== reservation) return false;
-      held.delete(reservation.requestKey);
+      if (!book.release(reservation)) return false;
       for (const line of reservation.lines) {
         const s = states.get(line.budgetId);
         // A reservation from a period that has rolled over has nothing left to give back.
@@ -157,8 +126,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
       return true;
     },
     settle(reservation, actual) {
-      if (held.get(reservation.requestKey) !== reservation) return { settled: false, unbilled: 0 };
-      held.delete(reservation.requestKey);
+      if (!book.release(reservation)) return { settled: false, unbilled: 0 };
       let unbilled = 0;
       for (const line of reservation.lines) {
         const amount = actual[line.metric] ?? line.amount;
@@ -176,13 +144,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
           unbilled = Math.max(unbilled, delta - charged);
         }
       }
-      if (rememberSettled > 0) {
-        const oldest = ring[ringNext];
-        if (oldest !== undefined && settled.get(oldest.requestKey) === oldest) settled.delete(oldest.requestKey);
-        ring[ringNext] = reservation;
-        ringNext = (ringNext + 1) % rememberSettled;
-        settled.set(reservation.requestKey, reservation);
-      }
+      book.remember(reservation);
       return { settled: true, unbilled };
     },
     spent(budget, now) {
