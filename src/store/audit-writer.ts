@@ -1,31 +1,18 @@
 import type { Worker } from 'node:worker_threads';
 import { PortcullisError } from '../errors.js';
 import { encodeAppend, type FromAuditWorker } from './audit-messages.js';
-import type { AuditRecord } from './audit-record.js';
 import type { PruneAuditResult } from './audit-retention.js';
+import { storeFailure, type AuditWriter } from './audit-writer-api.js';
 import { startAuditWorker } from './audit-worker-start.js';
 import {
   compileWriterOptions,
   positiveInt,
-  type AuditAppendOptions,
   type AuditWriterOptions,
   type AuditWriterStats,
 } from './audit-writer-options.js';
 
 export type { AuditAppendOptions, AuditWriterOptions, AuditWriterStats } from './audit-writer-options.js';
-
-/** The handle {@link createAuditWriter} returns; see the module usage in its TSDoc. */
-export interface AuditWriter {
-  /** Resolves once the worker opened the log (and recovered unfinished attempts); rejects STORE_FAILURE. */
-  ready(): Promise<{ seq: number; hash: string; recovered: number }>;
-  /** Queues a record; resolves after its batch is committed (and fsynced under `power`). */
-  append(record: AuditRecord, options?: AuditAppendOptions): Promise<{ seq: number }>;
-  /** Prunes now on the worker (in chunks, between batches). */
-  prune(retentionDays?: number): Promise<PruneAuditResult>;
-  /** Flushes what is queued, writes a final checkpoint, stops the worker. */
-  close(): Promise<void>;
-  stats(): AuditWriterStats;
-}
+export type { AuditWriter } from './audit-writer-api.js';
 
 interface Pending {
   /** The record and its ops as JSON, serialised at append time (see `append`). */
@@ -37,9 +24,6 @@ interface Pending {
 /** Two batches in flight: the worker finds the next one waiting when it finishes a commit. */
 const MAX_IN_FLIGHT = 2;
 const CLOSE_TIMEOUT_MS = 10_000;
-
-const storeFailure = (message: string, cause?: unknown): PortcullisError =>
-  new PortcullisError('STORE_FAILURE', message, cause === undefined ? undefined : { cause });
 
 /**
  * The audit writer: group commit on a worker thread. `append` only queues (hot path: an array

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
-import { PortcullisError } from '../../errors.js';
-import type { AuditWriterStats } from '../audit-writer.js';
+import type { PortcullisError } from '../../errors.js';
+import { storeFailure } from '../audit-writer-api.js';
+import type { AuditWriterStats } from '../audit-writer-options.js';
 import { commitPgBatch, type PgChainContext } from './audit-batch.js';
 import { scanOrphanedAttempts, settleOrphans } from './audit-recover.js';
 import type { PgWriterConfig } from './audit-writer-options.js';
@@ -32,10 +33,6 @@ export interface PgWriterConnection {
   /** Waits for an open under way, forbids any new one, and hands the pool (if any) to the caller to end. */
   release(): Promise<PgConnection | undefined>;
 }
-
-/** A `STORE_FAILURE`, the one error every refused append carries (the gate maps it to the wire). */
-export const storeFailure = (message: string, cause?: unknown): PortcullisError =>
-  new PortcullisError('STORE_FAILURE', message, cause === undefined ? undefined : { cause });
 
 /** A driver error for a message: its SQLSTATE (when it has one) and text. */
 export const describePgError = (err: unknown): string => {

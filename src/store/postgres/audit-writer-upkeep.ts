@@ -4,7 +4,8 @@ import { commitPgBatch, type PgChainContext } from './audit-batch.js';
 import { scanOrphanedAttempts, settleOrphans } from './audit-recover.js';
 import { prunePgAuditChunk } from './audit-retention.js';
 import type { PgWriterConfig } from './audit-writer-options.js';
-import { describePgError, storeFailure, type PgWriterConnection } from './audit-writer-connection.js';
+import { describePgError, type PgWriterConnection } from './audit-writer-connection.js';
+import { storeFailure } from '../audit-writer-api.js';
 
 /** Work that runs between batches, one step at a time (checkpoints, orphan sweeps, prune chunks). */
 export type UpkeepTask = () => Promise<void>;
