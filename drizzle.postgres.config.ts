@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit';
 // (`portcullis migrate` and start-up apply them); the SQLite ones come from drizzle.config.ts.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/store/postgres/schema.ts',
+  schema: './src/store/postgres/{schema*,audit-schema}.ts',
   out: './drizzle/postgres',
 });
