@@ -1,4 +1,4 @@
-import { createReservationBook, mergeCharges, periodKey, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
+import { createReservationBook, mergeCharges, periodKey, refundLines, type BudgetLedger, type BudgetShortfall, type CompiledBudget, type Reservation, type ReservationLine } from '../policy/index.js';
 import { PortcullisError } from '../errors.js';
 import type { BudgetLeaseRepo } from '../store/shared-state.js';
 import type { UsageSeed } from './store-budget-ledger.js';
@@ -240,11 +240,7 @@ export function createLeasedBudgetLedger(options: LeasedBudgetLedgerOptions): Le
     },
     refund(reservation) {
       if (!book.release(reservation)) return false;
-      for (const line of reservation.lines) {
-        const s = states.get(line.budgetId);
-        // A reservation from a period that has rolled over has nothing left to give back.
-        if (s !== undefined && s.periodKey === line.periodKey) s.spent = Math.max(0, s.spent - line.amount);
-      }
+      refundLines(states, reservation);
       return true;
     },
     settle(reservation, actual) {

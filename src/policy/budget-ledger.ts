@@ -1,5 +1,5 @@
 import { periodKey } from './budget.js';
-import { createReservationBook, mergeCharges } from './reservation-book.js';
+import { createReservationBook, mergeCharges, refundLines } from './reservation-book.js';
 import type { BudgetCharge, BudgetMetric, CompiledBudget, Reservation, ReservationLine } from './types.js';
 
 /**
@@ -118,11 +118,7 @@ export function createMemoryBudgetLedger(options: MemoryBudgetLedgerOptions = {}
     },
     refund(reservation) {
       if (!book.release(reservation)) return false;
-      for (const line of reservation.lines) {
-        const s = states.get(line.budgetId);
-        // A reservation from a period that has rolled over has nothing left to give back.
-        if (s !== undefined && s.periodKey === line.periodKey) s.spent = Math.max(0, s.spent - line.amount);
-      }
+      refundLines(states, reservation);
       return true;
     },
     settle(reservation, actual) {

@@ -91,7 +91,7 @@ export {
   type ReserveResult,
   type SettleResult,
 } from './budget-ledger.js';
-export { createReservationBook, mergeCharges, type ReservationBook } from './reservation-book.js';
+export { createReservationBook, mergeCharges, refundLines, type ReservationBook } from './reservation-book.js';
 
 export { createDecisionCache, decisionKey, type DecisionCache, type DecisionCacheOptions } from './decision-cache.js';
 export {

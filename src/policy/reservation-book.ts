@@ -66,3 +66,12 @@ export function mergeCharges(charges: readonly BudgetCharge[]): readonly BudgetC
   }
   return [...merged.values()];
 }
+
+/** Gives a refunded reservation's amounts back to the budgets it held them from. */
+export function refundLines(states: ReadonlyMap<string, { periodKey: number; spent: number }>, reservation: Reservation): void {
+  for (const line of reservation.lines) {
+    const s = states.get(line.budgetId);
+    // A reservation from a period that has rolled over has nothing left to give back.
+    if (s !== undefined && s.periodKey === line.periodKey) s.spent = Math.max(0, s.spent - line.amount);
+  }
+}
