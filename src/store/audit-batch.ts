@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { RedactionRule } from './audit-args.js';
 import { chainColumns, GENESIS_HASH, hashAuditRow, type ChainColumns } from './audit-chain.js';
-import { insertCheckpoint, type AuditCheckpointKind } from './audit-checkpoint.js';
+import { checkpointDue, insertCheckpoint, noteCommitted, type AuditCheckpointKind } from './audit-checkpoint.js';
 import { toAuditRowValues, type AuditRecord, type AuditRowValues } from './audit-record.js';
 
 /**
@@ -155,18 +155,10 @@ export function commitBatch(
       results[i] = seq;
     }
     const now = Date.now();
-    const due =
-      ctx.uncheckpointed + written >= ctx.checkpointEvery ||
-      (ctx.uncheckpointed + written > 0 && now - ctx.lastCheckpointAt >= ctx.checkpointMs);
-    const kind = force ?? (due ? 'head' : undefined);
+    const kind = checkpointDue(ctx, written, now, force);
     if (kind) insertCheckpoint(db, ctx.secret, { kind, seq, headHash: hash, time: now });
     db.exec('COMMIT');
-    if (kind === 'head') {
-      ctx.uncheckpointed = 0;
-      ctx.lastCheckpointAt = now;
-    } else {
-      ctx.uncheckpointed += written;
-    }
+    noteCommitted(ctx, kind, written, now);
     return { results, head: { seq, hash } };
   } catch (err) {
     if (db.inTransaction) db.exec('ROLLBACK');

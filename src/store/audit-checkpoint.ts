@@ -79,3 +79,28 @@ export function latestSignedCheckpoint(
   }
   return undefined;
 }
+
+/** When a writer last signed its head, and how many records it committed since. */
+export interface CheckpointSchedule {
+  uncheckpointed: number;
+  lastCheckpointAt: number;
+  readonly checkpointEvery: number;
+  readonly checkpointMs: number;
+}
+
+/** The checkpoint a batch of `written` records ends with: `force`, a due `head`, or none. */
+export function checkpointDue(c: CheckpointSchedule, written: number, now: number, force?: AuditCheckpointKind): AuditCheckpointKind | undefined {
+  if (force) return force;
+  const pending = c.uncheckpointed + written;
+  return pending >= c.checkpointEvery || (pending > 0 && now - c.lastCheckpointAt >= c.checkpointMs) ? 'head' : undefined;
+}
+
+/** After the commit: a head checkpoint starts the count again; otherwise the records add to it. */
+export function noteCommitted(c: CheckpointSchedule, kind: AuditCheckpointKind | undefined, written: number, now: number): void {
+  if (kind === 'head') {
+    c.uncheckpointed = 0;
+    c.lastCheckpointAt = now;
+  } else {
+    c.uncheckpointed += written;
+  }
+}

@@ -3,7 +3,7 @@ import { timedQuery } from './timed-query.js';
 import type { RedactionRule } from '../audit-args.js';
 import { AUDIT_LOG_COLUMNS, type AuditBatchItem, type AuditItemResult } from '../audit-batch.js';
 import { chainColumns, GENESIS_HASH, hashAuditRow, type ChainColumns } from '../audit-chain.js';
-import type { AuditCheckpointKind } from '../audit-checkpoint.js';
+import { checkpointDue, noteCommitted, type AuditCheckpointKind } from '../audit-checkpoint.js';
 import { toAuditRowValues, type AuditRowValues } from '../audit-record.js';
 import { insertPgCheckpoint } from './audit-checkpoint.js';
 import { LOCK } from './connect.js';
@@ -126,18 +126,10 @@ export async function commitPgBatch(
     for (let j = 0; j < slots.length; j++) results[slots[j]] = before.seq + j + 1;
     const written = built.length;
     const now = Date.now();
-    const due =
-      ctx.uncheckpointed + written >= ctx.checkpointEvery ||
-      (ctx.uncheckpointed + written > 0 && now - ctx.lastCheckpointAt >= ctx.checkpointMs);
-    const kind = force ?? (due ? 'head' : undefined);
+    const kind = checkpointDue(ctx, written, now, force);
     if (kind && seq > 0) await insertPgCheckpoint(client, ctx.secret, { kind, seq, headHash: hash, time: now }, ctx.queryTimeoutMs);
     await timedQuery(client, 'COMMIT', undefined, ctx.queryTimeoutMs);
-    if (kind === 'head') {
-      ctx.uncheckpointed = 0;
-      ctx.lastCheckpointAt = now;
-    } else {
-      ctx.uncheckpointed += written;
-    }
+    noteCommitted(ctx, kind, written, now);
     return { results, head: { seq, hash } };
   } catch (err) {
     await rollback(client, err);
