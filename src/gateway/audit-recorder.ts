@@ -5,6 +5,9 @@ import type { AuditWriter } from '../store/audit-writer.js';
 import type { CallRecord, CallRecorder } from './call-gate.js';
 import { RpcCode } from './wire-error.js';
 
+/** Records no call waits for ride with the next attempt's batch (see `audit-flush-schedule.ts`). */
+const DEFERRED = Object.freeze({ defer: true });
+
 /**
  * Gated calls into the audit log: the attempt (allowed: awaited until committed; denied: queued),
  * then the outcome after the answer. Attempt and outcome share a request key.
@@ -51,7 +54,7 @@ export function createAuditRecorder(opts: {
       await opts.writer.append(attemptOf(record, key));
     },
     denied(record) {
-      opts.writer.append(attemptOf(record, nextKey())).catch(onDenialLost);
+      opts.writer.append(attemptOf(record, nextKey()), DEFERRED).catch(onDenialLost);
     },
     outcome(attempt, final) {
       const key = keys.get(attempt);
@@ -73,7 +76,7 @@ export function createAuditRecorder(opts: {
         method: attempt.request.method,
         requestId: attempt.request.id,
       };
-      opts.writer.append(outcome).catch(onLost);
+      opts.writer.append(outcome, DEFERRED).catch(onLost);
     },
   };
 }

@@ -18,6 +18,8 @@ export interface AuditWriterOptions {
   batchSize?: number;
   /** Longest a record waits for company before its batch is sent; 0 (default) = next event-loop turn. */
   flushMs?: number;
+  /** Longest a deferred record (`append(r, { defer: true })`) waits to ride with the next batch. Default 10 ms. */
+  deferMs?: number;
   /** Queued records beyond which `append` rejects (a stalled store must not eat memory). Default 50 000. */
   maxQueue?: number;
   /** Argument keys redacted when arguments are stored (see `audit-args.ts`). */
@@ -40,6 +42,11 @@ export interface AuditWriterOptions {
 export interface AuditAppendOptions {
   /** SQL run in the same transaction as this record (budget usage); see {@link AuditSqlOp}. */
   ops?: readonly AuditSqlOp[];
+  /**
+   * Nobody awaits this record before acting (an outcome, a denial): it is sent with the next
+   * batch, or after `deferMs`, instead of waking the writer on its own.
+   */
+  defer?: boolean;
 }
 
 /** Counters for `/metrics` and tests; `batches` < `committed` is group commit at work. */

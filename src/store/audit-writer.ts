@@ -3,6 +3,7 @@ import { PortcullisError } from '../errors.js';
 import { encodeAppend, type FromAuditWorker } from './audit-messages.js';
 import type { PruneAuditResult } from './audit-retention.js';
 import { storeFailure, type AuditWriter } from './audit-writer-api.js';
+import { createFlushSchedule } from './audit-flush-schedule.js';
 import { startAuditWorker } from './audit-worker-start.js';
 import {
   compileWriterOptions,
@@ -49,6 +50,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const config = compileWriterOptions(options);
   const batchSize = positiveInt(options.batchSize, 256, 'batchSize');
   const flushMs = positiveInt(options.flushMs, 0, 'flushMs', 0);
+  const deferMs = positiveInt(options.deferMs, 10, 'deferMs');
   const maxQueue = positiveInt(options.maxQueue, 50_000, 'maxQueue');
   const onFailure = options.onFailure;
 
@@ -57,7 +59,6 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const pruneWaiters = new Map<number, { resolve: (r: PruneAuditResult) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let worker: Worker | undefined;
-  let flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   let closing = false;
   let closePromise: Promise<void> | undefined;
   let drained: (() => void) | undefined;
@@ -193,11 +194,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   }
 
   function flush(): void {
-    if (flushTimer) {
-      if (flushMs === 0) clearImmediate(flushTimer as NodeJS.Immediate);
-      else clearTimeout(flushTimer as NodeJS.Timeout);
-      flushTimer = undefined;
-    }
+    schedule.cancel();
     while (inFlight.size < MAX_IN_FLIGHT && queue.length) {
       let batch: Pending[];
       if (queue.length <= batchSize) {
@@ -222,10 +219,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     updateRef();
   }
 
-  function schedule(): void {
-    if (flushTimer) return;
-    flushTimer = flushMs === 0 ? setImmediate(flush) : setTimeout(flush, flushMs);
-  }
+  const schedule = createFlushSchedule(flushMs, deferMs, flush);
 
   worker = spawn();
 
@@ -248,7 +242,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       return new Promise((resolve, reject) => {
         queue.push({ json, resolve, reject });
         if (queue.length >= batchSize) flush();
-        else schedule();
+        else if (appendOptions?.defer) schedule.later();
+        else schedule.soon();
       });
     },
 

@@ -76,6 +76,34 @@ describe('group commit', () => {
     await Promise.all([first, second]);
     expect(w.stats().batches).toBe(1);
   });
+
+  it('sends a deferred record with the next batch instead of on its own', async () => {
+    const w = open({ deferMs: 60_000 });
+    await w.ready();
+    const deferred = w.append(attempt('d0', { decision: 'deny', reason: 'no_permission' }), { defer: true });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(w.stats()).toMatchObject({ batches: 0, committed: 0 });
+    const urgent = w.append(attempt('a0'));
+    const [d, a] = await Promise.all([deferred, urgent]);
+    expect(w.stats()).toMatchObject({ batches: 1, committed: 2 });
+    expect(d.seq).toBeLessThan(a.seq); // append order, as always
+  });
+
+  it('sends a deferred record by itself after deferMs, and at close at the latest', async () => {
+    const w = open({ deferMs: 40 });
+    await w.ready();
+    const started = Date.now();
+    await w.append(attempt('d1'), { defer: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+    expect(w.stats().batches).toBe(1);
+
+    const late = open({ deferMs: 60_000 });
+    await late.ready();
+    const pending = late.append(attempt('d2'), { defer: true });
+    await late.close();
+    await expect(pending).resolves.toMatchObject({ seq: expect.any(Number) });
+    expect(await store.sql('SELECT request_key FROM audit_log WHERE request_key = ?', ['d2'])).toHaveLength(1);
+  });
 });
 
 describe('chain across restarts', () => {
@@ -164,6 +192,7 @@ describe('validation', () => {
     [{ secret: 'short' }, /secret/],
     [{ durability: 'disk' as never }, /durability/],
     [{ batchSize: 0 }, /batchSize/],
+    [{ deferMs: 0 }, /deferMs/],
   ])('rejects bad options at construction: %o', (bad, message) => {
     expect(() => open(bad)).toThrow(message);
   });

@@ -37,6 +37,7 @@ export interface PgWriterConfig {
   checkpointMs: number;
   batchSize: number;
   flushMs: number;
+  deferMs: number;
   maxQueue: number;
   skipMigrations: boolean;
   retentionDays: number | null;
@@ -62,6 +63,7 @@ export function compilePgWriterOptions(o: PostgresAuditWriterOptions): PgWriterC
     checkpointMs: positiveInt(o.checkpointMs, 5000, 'checkpointMs'),
     batchSize: positiveInt(o.batchSize, 256, 'batchSize'),
     flushMs: positiveInt(o.flushMs, 0, 'flushMs', 0),
+    deferMs: positiveInt(o.deferMs, 10, 'deferMs'),
     maxQueue: positiveInt(o.maxQueue, 50_000, 'maxQueue'),
     skipMigrations: o.skipMigrations ?? false,
     retentionDays: o.retentionDays ?? null,

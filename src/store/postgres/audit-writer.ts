@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { PortcullisError } from '../../errors.js';
 import { compileRedaction } from '../audit-args.js';
 import { checkAuditRecord, toAuditRowValues, type AuditRowValues } from '../audit-record.js';
+import { createFlushSchedule } from '../audit-flush-schedule.js';
 import type { AuditWriter } from '../audit-writer-api.js';
 import type { AuditWriterStats } from '../audit-writer-options.js';
 import { commitPgBatch, createPgChainContext, StaleConnectionError } from './audit-batch.js';
@@ -58,7 +59,6 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
   let queue: Pending[] = [];
   const tasks: UpkeepTask[] = [];
   let running = false;
-  let flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   let closing = false;
   let closePromise: Promise<void> | undefined;
   let idle: (() => void) | undefined;
@@ -118,11 +118,7 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
 
   /** The one loop: a batch, then a task, until both are empty; never two at once. */
   async function pump(): Promise<void> {
-    if (flushTimer) {
-      if (cfg.flushMs === 0) clearImmediate(flushTimer as NodeJS.Immediate);
-      else clearTimeout(flushTimer as NodeJS.Timeout);
-      flushTimer = undefined;
-    }
+    schedule.cancel();
     if (running) return;
     running = true;
     try {
@@ -141,10 +137,7 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
     }
   }
 
-  function schedule(): void {
-    if (running || flushTimer) return;
-    flushTimer = cfg.flushMs === 0 ? setImmediate(pump) : setTimeout(pump, cfg.flushMs);
-  }
+  const schedule = createFlushSchedule(cfg.flushMs, cfg.deferMs, () => void pump());
 
   const upkeep = startPgWriterUpkeep(cfg, ctx, connection, {
     enqueue(task) {
@@ -184,8 +177,9 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
       }
       return new Promise((resolve, reject) => {
         queue.push({ values, resolve, reject });
+        // A running pump takes what is queued when its batch ends.
         if (queue.length >= cfg.batchSize) void pump();
-        else schedule();
+        else if (!running) appendOptions?.defer ? schedule.later() : schedule.soon();
       });
     },
 
