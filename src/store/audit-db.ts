@@ -19,6 +19,16 @@ const MIGRATIONS = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url
  */
 export type AuditDurability = 'process' | 'power';
 
+/**
+ * WAL pages the audit writer lets accumulate before it checkpoints them into the database file
+ * (SQLite's default is 1000). Small batches touch the same hot pages (the tail of the table and
+ * of each index) again and again; a larger window copies each of them once per checkpoint
+ * instead of once per thousand frames, and fsyncs a tenth as often. Measured: the writer alone
+ * goes from ~23k to ~26–29k records/s and one-at-a-time p99 from ~4.5 ms to ~2.2 ms. The WAL
+ * file grows to ~40 MB and is reused from its start after each checkpoint.
+ */
+export const AUDIT_WAL_CHECKPOINT_PAGES = 10_000;
+
 /** How {@link openAuditDb} opens a connection. */
 export interface OpenAuditDbOptions {
   /** Read-only connection (verify, query, export); no migrations. */
@@ -45,6 +55,7 @@ export function openAuditDb(file: string, options: OpenAuditDbOptions = {}): Dat
     // As `store/sqlite.ts` does: ops run in audit transactions (budget usage) obey the same
     // references as the gateway's own writes.
     db.pragma('foreign_keys = ON');
+    db.pragma(`wal_autocheckpoint = ${AUDIT_WAL_CHECKPOINT_PAGES}`);
     if (!options.skipMigrations) applyMigrations(db);
     return db;
   } catch (err) {

@@ -6,6 +6,7 @@ import { and, eq, lt } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { PortcullisError } from '../errors.js';
+import { AUDIT_WAL_CHECKPOINT_PAGES } from './audit-db.js';
 import * as schema from './schema.js';
 import { createSqliteAgentsRepo } from './agents-repo.js';
 import { createSqliteOAuthStore } from './oauth-repo.js';
@@ -50,6 +51,10 @@ function openDatabase(url: string): Database.Database {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    // Checkpoints are the audit writer's, on its thread: a commit here past its window would
+    // copy the audit log's pages into the file on the event loop. This window is only reached
+    // when no audit writer shares the file (the CLI, a gateway without one).
+    sqlite.pragma(`wal_autocheckpoint = ${2 * AUDIT_WAL_CHECKPOINT_PAGES}`);
     return sqlite;
   } catch (err) {
     throw new PortcullisError('STORE_FAILURE', `cannot open SQLite database ${url}: ${(err as Error).message}`, { cause: err });
