@@ -44,7 +44,7 @@ async function appendOneByOne(w: AuditWriter, n: number, from = 0): Promise<void
 
 describe('WAL checkpoints', () => {
   it('the audit writer lets the WAL pass SQLite’s 1000 pages, and the gateway’s connection does not checkpoint it', async () => {
-    store = await openStore({ provider: 'sqlite', url: file });
+    store = await openStore({ provider: 'sqlite', url: file, skipMigrations: false });
     writer = createAuditWriter({ file, secret: SECRET });
     await writer.ready();
     const dbBefore = size(file);
