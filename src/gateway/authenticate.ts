@@ -1,5 +1,5 @@
-import type { Principal, ResourceGuard } from '../oauth/resource-guard.js';
-import type { Authenticator } from './mcp-endpoint.js';
+import type { AuthOutcome, Principal, ResourceGuard } from '../oauth/resource-guard.js';
+import type { AuthResult, Authenticator } from './mcp-endpoint.js';
 import { RpcCode, wireError } from './wire-error.js';
 
 export type Identity = Principal;
@@ -9,16 +9,21 @@ export type Identity = Principal;
  * only read here; it is never passed on to the upstream.
  */
 export function guardAuthenticator(guard: ResourceGuard): Authenticator {
-  return async (req, server) => {
-    const outcome = await guard.authenticate(req.headers.authorization, server);
-    if (outcome.ok) return { ok: true, principal: outcome.principal.key, identity: outcome.principal };
-    const { error, error_description } = outcome.body;
-    return {
-      ok: false,
-      error: wireError(outcome.status, outcome.status === 401 ? RpcCode.UNAUTHORIZED : RpcCode.FORBIDDEN, `${error}: ${error_description}`, {
-        data: outcome.body,
-        headers: { 'www-authenticate': outcome.wwwAuthenticate },
-      }),
-    };
+  // hot path: a cached token (or anonymous) is answered without a promise.
+  return (req, server) => {
+    const outcome = guard.authenticate(req.headers.authorization, server);
+    return outcome instanceof Promise ? outcome.then(toResult) : toResult(outcome);
+  };
+}
+
+function toResult(outcome: AuthOutcome): AuthResult {
+  if (outcome.ok) return { ok: true, principal: outcome.principal.key, identity: outcome.principal };
+  const { error, error_description } = outcome.body;
+  return {
+    ok: false,
+    error: wireError(outcome.status, outcome.status === 401 ? RpcCode.UNAUTHORIZED : RpcCode.FORBIDDEN, `${error}: ${error_description}`, {
+      data: outcome.body,
+      headers: { 'www-authenticate': outcome.wwwAuthenticate },
+    }),
   };
 }

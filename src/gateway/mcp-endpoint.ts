@@ -53,7 +53,8 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     // The gate's hook too: a failure is that call's outcome (audit, budget refund).
     const answering: Answering = { id: null, hook: undefined };
     try {
-      const auth = await deps.authenticate(req, server);
+      const checked = deps.authenticate(req, server);
+      const auth = checked instanceof Promise ? await checked : checked;
       if (!auth.ok) {
         req.resume();
         return sendWireError(res, auth.error);

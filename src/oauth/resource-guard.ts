@@ -34,7 +34,7 @@ export interface ResourceGuard {
    * check; no await on I/O. A miss verifies the JWT once (≈ 0.3 ms) and caches it until `exp`.
    * `requiredScopes` defaults to `oauth.requiredScopes`; pass more for step-up (403).
    */
-  authenticate(authorizationHeader: string | undefined, server: string, requiredScopes?: readonly string[]): Promise<AuthOutcome>;
+  authenticate(authorizationHeader: string | undefined, server: string, requiredScopes?: readonly string[]): AuthOutcome | Promise<AuthOutcome>;
   /** The RFC 9728 metadata URL for a server, as put in challenges. */
   resourceMetadataUrl(server: string): string;
 }
@@ -79,6 +79,8 @@ const ANONYMOUS: Principal = Object.freeze({
   tenant: null,
   key: 'anonymous',
 });
+
+const ANONYMOUS_OUTCOME: AuthOutcome = Object.freeze({ ok: true as const, principal: ANONYMOUS });
 
 /** Builds the guard; `enforceAuth: false` lets token-less requests through as `anonymous`. */
 export function createResourceGuard(options: ResourceGuardOptions): ResourceGuard {
@@ -154,24 +156,27 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
     return { ok: true, principal: entry.principal };
   }
 
+  async function verifyAndCache(token: string, c: ServerChallenges, required: readonly string[] | undefined): Promise<AuthOutcome> {
+    const verdict = await verifier.verifyAccessToken(token);
+    if (!verdict.ok) return invalidToken(c, describe(verdict.failure));
+    const entry = toEntry(verdict.token, defaultRequired, toleranceMs);
+    const ttl = entry.validUntil - clock();
+    if (ttl > 0) cache.set(token, entry, { ttl });
+    return decide(entry, c, required);
+  }
+
   return {
-    async authenticate(header, server, required) {
+    authenticate(header, server, required) {
       const c = challengesFor(server);
       const token = bearerToken(header);
       if (token === undefined) {
-        if (!options.enforceAuth && header === undefined) return { ok: true, principal: ANONYMOUS };
+        if (!options.enforceAuth && header === undefined) return ANONYMOUS_OUTCOME;
         return c.missing;
       }
       const hit = cache.get(token);
       if (hit) return decide(hit, c, required);
       if (!B64TOKEN.test(token)) return invalidToken(c, 'malformed bearer token');
-
-      const verdict = await verifier.verifyAccessToken(token);
-      if (!verdict.ok) return invalidToken(c, describe(verdict.failure));
-      const entry = toEntry(verdict.token, defaultRequired, toleranceMs);
-      const ttl = entry.validUntil - clock();
-      if (ttl > 0) cache.set(token, entry, { ttl });
-      return decide(entry, c, required);
+      return verifyAndCache(token, c, required);
     },
     resourceMetadataUrl: (server) => challengesFor(server).metadataUrl,
   };
