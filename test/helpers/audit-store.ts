@@ -47,15 +47,16 @@ export async function freshAuditDatabase(provider: 'sqlite' | 'postgres' = TEST_
   const db = await freshDatabase(provider);
   const writers: AuditWriter[] = [];
   const readers: AuditReader[] = [];
-  let client: pg.Client | undefined;
-  const pgClient = async (): Promise<pg.Client> => {
-    if (!client) {
-      // Named, so a test that kills the gateway's backends can spare this one.
-      client = new pg.Client({ connectionString: db.url, application_name: TEST_CLIENT_NAME });
-      client.on('error', () => undefined);
-      await client.connect();
+  // A pool, not one client: tests read back rows from concurrent callbacks, and one pg client
+  // must not carry overlapping queries.
+  let pool: pg.Pool | undefined;
+  const pgPool = (): pg.Pool => {
+    if (!pool) {
+      // Named, so a test that kills the gateway's backends can spare these.
+      pool = new pg.Pool({ connectionString: db.url, application_name: TEST_CLIENT_NAME, max: 4 });
+      pool.on('error', () => undefined);
     }
-    return client;
+    return pool;
   };
   const withSqlite = <T>(fn: (conn: Database.Database) => T): T => {
     const conn = new Database(db.url);
@@ -88,28 +89,29 @@ export async function freshAuditDatabase(provider: 'sqlite' | 'postgres' = TEST_
           return (stmt.reader ? stmt.all(...params) : (stmt.run(...params), [])) as R[];
         });
       }
-      const c = await pgClient();
-      return (await c.query({ text: toPg(text), values: [...params], types: int8AsNumber })).rows as R[];
+      return (await pgPool().query({ text: toPg(text), values: [...params], types: int8AsNumber })).rows as R[];
     },
     async transaction(statements) {
       if (provider === 'sqlite') {
         withSqlite((conn) => conn.transaction(() => statements.forEach(([t, p = []]) => conn.prepare(t).run(...p)))());
         return;
       }
-      const c = await pgClient();
-      await c.query('BEGIN');
+      const c = await pgPool().connect();
       try {
+        await c.query('BEGIN');
         for (const [t, p = []] of statements) await c.query(toPg(t), [...p]);
         await c.query('COMMIT');
       } catch (err) {
         await c.query('ROLLBACK');
         throw err;
+      } finally {
+        c.release();
       }
     },
     async drop() {
       await Promise.all(writers.splice(0).map((w) => w.close()));
       await Promise.all(readers.splice(0).map((r) => r.close()));
-      await client?.end();
+      await pool?.end();
       await db.drop();
     },
   };

@@ -1,6 +1,6 @@
 /**
- * The audit log of a Postgres-backed gateway, read straight from its table (the `audit` CLI reads
- * SQLite files only), for end-to-end tests that check what several processes recorded.
+ * The audit log of a Postgres-backed gateway, read straight from its table (independently of the
+ * gateway's own reader), for end-to-end tests that check what several processes recorded.
  */
 import pg from 'pg';
 
