@@ -81,6 +81,12 @@ function start(name, file, args, startMs = 20_000) {
   });
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in µs. */
+function cpuUs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * (1e6 / 100); // clock ticks at USER_HZ 100
+}
+
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
@@ -103,6 +109,15 @@ function loadOne(url, connections, bearer = '', tool = 'echo') {
 
 /** Drives a target; one with several instances gets the connections split and the results summed. */
 async function load(t, connections) {
+  // The target's own CPU per call: what it takes from the two cores the driver and upstream share.
+  const pids = (t.instances ?? [t]).map((i) => i.child.pid);
+  const before = pids.reduce((n, pid) => n + cpuUs(pid), 0);
+  const run = await loadAll(t, connections);
+  const spent = pids.reduce((n, pid) => n + cpuUs(pid), 0) - before;
+  return { ...run, cpuPerCall: run.rps > 0 ? spent / (run.rps * seconds) : 0 };
+}
+
+async function loadAll(t, connections) {
   if (!t.instances) return { ...(await loadOne(t.url, connections, t.bearer, t.tool)), rss: rssMb(t.child.pid) };
   const share = Math.max(1, Math.round(connections / t.instances.length));
   const runs = await Promise.all(t.instances.map((i) => loadOne(i.url, share, i.bearer, t.tool)));
@@ -188,12 +203,13 @@ for (const connections of connectionCounts) {
   const floor = median(results.get(`bare forwarder@${connections}`));
   for (const t of targets) {
     const m = median(results.get(`${t.name}@${connections}`));
-    rows.push({ target: t.name, connections, rps: m.rps, p50: m.p50_ms, p99: m.p99_ms, rss: m.rss, ratio: m.rps / floor.rps, p50Added: m.p50_ms - floor.p50_ms });
+    const cpu = [...results.get(`${t.name}@${connections}`)].map((r) => r.cpuPerCall).sort((a, b) => a - b)[Math.floor(repeats / 2)];
+    rows.push({ target: t.name, connections, rps: m.rps, p50: m.p50_ms, p99: m.p99_ms, rss: m.rss, cpu, ratio: m.rps / floor.rps, p50Added: m.p50_ms - floor.p50_ms });
   }
 }
 
-const header = `| target | conns | rps | p50 ms | p99 ms | RSS MB | × bare forwarder |\n|---|---:|---:|---:|---:|---:|---:|`;
-const lines = rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.rss} | ${r.ratio.toFixed(2)} |`);
+const header = `| target | conns | rps | p50 ms | p99 ms | RSS MB | CPU µs/call | × bare forwarder |\n|---|---:|---:|---:|---:|---:|---:|---:|`;
+const lines = rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.rss} | ${Math.round(r.cpu)} | ${r.ratio.toFixed(2)} |`);
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${repeats} runs × ${seconds} s per row (median), pieces from ${opts.shared ? '../shared/bench' : 'bench/'}`;
 const table = `${header}\n${lines.join('\n')}`;
 console.log(`\n${machine}\n\n${table}\n`);
@@ -223,7 +239,7 @@ const pgRow = row('gateway (full, Postgres)', top);
 if (pgRow) check(`full path on Postgres / bare forwarder @${top}`, `${pgRow.ratio.toFixed(2)}×`, '≥ 0.70×', pgRow.ratio >= 0.7);
 console.log(checks.join('\n'));
 if (opts.write) {
-  writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\n\n${table}\n`);
+  writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios are against the bare forwarder measured in the same run; absolute numbers drift with the machine.\nCPU µs/call is the target process's own CPU time (all its threads, from /proc) per call: what it takes from the two cores the load driver and the upstream share.\n\n${table}\n`);
 }
 for (const c of children) c.kill('SIGTERM');
 for (const cleanup of cleanups) await cleanup().catch((err) => console.error(`cleanup: ${err.message}`));
