@@ -65,7 +65,12 @@ export async function createOAuth(deps: OAuthDeps): Promise<OAuth> {
   const settings = compileOAuthSettings(deps.config);
   const { clock, logger } = deps;
   const store = deps.store.oauth;
-  const keys = createSigningKeys({ store, clock, accessTokenTtl: settings.accessTokenTtl });
+  const keys = createSigningKeys({
+    store,
+    clock,
+    accessTokenTtl: settings.accessTokenTtl,
+    onRefreshError: (err) => logger.warn({ err: err.message }, 'signing keys not re-read from the store; retrying'),
+  });
   await keys.load();
   const revocations = createRevocationList({ store, clock, logger, pollMs: deps.revocationPollMs });
   await revocations.sync();
@@ -129,6 +134,7 @@ export async function createOAuth(deps: OAuthDeps): Promise<OAuth> {
     issuer,
     async close() {
       clearInterval(housekeeping);
+      keys.close();
       revocations.stop();
       await fetcher?.close();
     },

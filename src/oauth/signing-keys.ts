@@ -25,6 +25,8 @@ export interface SigningKeys {
   jwks(): { keys: JWK[] };
   /** Starts signing with a fresh key; the old one stays published until its tokens expire. */
   rotate(): Promise<void>;
+  /** Stops the periodic re-read. */
+  close(): void;
 }
 
 export interface SigningKeysOptions {
@@ -33,6 +35,15 @@ export interface SigningKeysOptions {
   /** Longest access-token lifetime, seconds: how long a retired key must keep verifying. */
   accessTokenTtl: number;
   reloadCooldownMs?: number;
+  /**
+   * How often the keys are re-read from the store (default 60 s; 0: never). A key rotated in by
+   * another instance or process must become this instance's signing key long before the key it
+   * replaces is deleted (its tokens' lifetime plus 5 minutes after it was retired), or tokens this
+   * instance signs would stop verifying everywhere else.
+   */
+  refreshMs?: number;
+  /** Told when a periodic re-read fails (the next one retries). */
+  onRefreshError?: (err: Error) => void;
 }
 
 interface LoadedKey {
@@ -50,6 +61,8 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   let byKid = new Map<string, LoadedKey>();
   let active: ActiveSigningKey | undefined;
   let lastReload = 0;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  const refreshMs = options.refreshMs ?? 60_000;
 
   async function readAll(): Promise<void> {
     const now = clock();
@@ -98,6 +111,10 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
         await store.insertSigningKeyIfNone(await newKey());
         await readAll();
       }
+      if (refreshMs > 0 && !refreshTimer) {
+        refreshTimer = setInterval(() => void readAll().catch((err: Error) => options.onRefreshError?.(err)), refreshMs);
+        refreshTimer.unref();
+      }
     },
     current() {
       if (!active) throw new Error('signing keys not loaded: call load() at start-up');
@@ -121,6 +138,10 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       await store.insertSigningKey(await newKey());
       if (old) await store.retireSigningKey(old, clock());
       await readAll();
+    },
+    close() {
+      clearInterval(refreshTimer);
+      refreshTimer = undefined;
     },
   };
 }

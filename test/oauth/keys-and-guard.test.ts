@@ -53,6 +53,27 @@ describe('signing keys', () => {
     }
   });
 
+  it('a rotation done by another instance or process becomes this one’s signing key at the next re-read', async () => {
+    const opts = { store: h.store, clock: () => h.clock.now, accessTokenTtl: 3600 };
+    const elsewhere = createSigningKeys({ ...opts, refreshMs: 0 });
+    const here = createSigningKeys({ ...opts, refreshMs: 50 });
+    await Promise.all([elsewhere.load(), here.load()]);
+    try {
+      expect(here.current().kid).toBe(elsewhere.current().kid);
+      await elsewhere.rotate();
+      const rotatedIn = elsewhere.current().kid;
+      expect(here.current().kid).not.toBe(rotatedIn);
+      // Without the re-read this instance would sign with the retired key until it is deleted,
+      // and its tokens would then fail everywhere else.
+      for (let i = 0; i < 100 && here.current().kid !== rotatedIn; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(here.current().kid).toBe(rotatedIn);
+      expect(here.jwks().keys.map((k) => k.kid)).toContain(rotatedIn);
+    } finally {
+      here.close();
+      elsewhere.close();
+    }
+  });
+
   it('a key another instance rotated in is picked up from the store, not refused forever', async () => {
     const other = createSigningKeys({ store: h.store, clock: () => h.clock.now, accessTokenTtl: 3600 });
     await other.load();
