@@ -210,6 +210,24 @@ function paired(a, b, connections, f = (x, y) => x.rps / y.rps) {
   const each = as.map((x, r) => f(x, bs[r]));
   return { value: middle(each), low: Math.min(...each), high: Math.max(...each) };
 }
+/**
+ * Targets that must cost within a few percent of another are also driven together: half the
+ * connections each, at the same moment, so both see the same machine; the ratio of their rps is
+ * the ratio of their costs, free of the drift between runs made one after the other (the method's
+ * bias, a target run against itself, measured under 1%).
+ */
+async function together(a, b, connections) {
+  const [ta, tb] = [a, b].map((name) => targets.find((t) => t.name === name));
+  const half = Math.max(1, Math.round(connections / 2));
+  const each = [];
+  for (let r = 0; r < repeats; r++) {
+    const [x, y] = await Promise.all([loadOne(ta.url, half, ta.bearer, ta.tool), loadOne(tb.url, half, tb.bearer, tb.tool)]);
+    if (x.non2xx || x.errors || y.non2xx || y.errors) throw new Error(`${a} with ${b}: non-2xx or errors`);
+    each.push(x.rps / y.rps);
+  }
+  return { value: middle(each), low: Math.min(...each), high: Math.max(...each) };
+}
+
 const rows = [];
 for (const connections of connectionCounts) {
   for (const t of targets) {
@@ -231,11 +249,22 @@ const has = (name, c) => results.has(`${name}@${c}`);
 const checks = [];
 const check = (label, p, unit, target, ok, digits = 2) =>
   checks.push(`${ok(p.value) ? 'PASS' : 'MISS'}  ${label}: ${p.value.toFixed(digits)}${unit} (rounds ${p.low.toFixed(digits)}–${p.high.toFixed(digits)}; target ${target})`);
+/**
+ * Two gateway processes compared both ways: one after the other, and run together. Run together
+ * they also share the upstream and the load driver, whose latency dilutes their difference, so
+ * a target passes only if both ways say so.
+ */
+async function checkBoth(label, a, b, connections, min) {
+  const apart = paired(a, b, connections);
+  const joint = await together(a, b, connections);
+  const f = (p) => `${p.value.toFixed(2)}× (rounds ${p.low.toFixed(2)}–${p.high.toFixed(2)})`;
+  checks.push(`${apart.value >= min && joint.value >= min ? 'PASS' : 'MISS'}  ${label}: ${f(apart)} one after the other, ${f(joint)} run together (target ≥ ${min.toFixed(2)}× both ways)`);
+}
 const [plain, authed, policyRow, full] = VARIANTS.slice(0, 4).map((v) => v.name);
 const [small, large, aggregate] = [VARIANTS[4].name, VARIANTS[5].name, VARIANTS[4].aggregate];
 const floor = 'bare forwarder';
 if (has(plain, top)) check(`no-auth gateway / bare forwarder @${top}`, paired(plain, floor, top), '×', '≥ 0.90×', (v) => v >= 0.9);
-if (has(authed, top)) check(`auth / no-auth @${top}`, paired(authed, plain, top), '×', '≥ 0.95×', (v) => v >= 0.95);
+if (has(authed, top)) await checkBoth(`auth / no-auth @${top}`, authed, plain, top, 0.95);
 if (has(policyRow, top)) check(`auth + policy / bare forwarder @${top}`, paired(policyRow, floor, top), '×', '≥ 0.85×', (v) => v >= 0.85);
 if (has(full, top)) check(`full path / bare forwarder @${top}`, paired(full, floor, top), '×', '≥ 0.80×', (v) => v >= 0.8);
 if (has(full, top)) check(`full path / SDK proxy @${top}`, paired(full, 'SDK proxy', top), '×', '≥ 4×', (v) => v >= 4, 1);
@@ -244,12 +273,14 @@ if (has(full, top)) check(`full path / SDK proxy @${top}`, paired(full, 'SDK pro
 if (low === 1 && has(full, 1)) {
   check('latency added by the full path @1 (mean, from rps)', paired(full, floor, 1, (x, y) => 1000 / x.rps - 1000 / y.rps), ' ms', '≤ 1 ms', (v) => v <= 1, 3);
 }
-if (has(large, top)) check(`full path, 100k agents / 1M grants vs 10 agents @${top}`, paired(large, small, top), '×', '≥ 0.90×', (v) => v >= 0.9);
+if (has(large, top)) await checkBoth(`full path, 100k agents / 1M grants vs 10 agents @${top}`, large, small, top, 0.9);
+// One process serves both: run together they would share its event loop's queue, which hides
+// their difference, so only runs one after the other are compared.
 if (has(aggregate, top)) check(`/mcp vs /mcp/{server} @${top}`, paired(aggregate, small, top), '×', '≥ 0.95×', (v) => v >= 0.95);
 if (has('gateway (full, Postgres)', top)) check(`full path on Postgres / bare forwarder @${top}`, paired('gateway (full, Postgres)', floor, top), '×', '≥ 0.70×', (v) => v >= 0.7);
 console.log(checks.join('\n'));
 if (opts.write) {
-  writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios compare runs of the same round (the bare forwarder, or the row named in the check), so the machine's drift between rounds cancels out; absolute numbers drift with the machine.\nCPU µs/call is the target process's own CPU time (all its threads, from /proc) per call: what it takes from the two cores the load driver and the upstream share.\n\n${table}\n`);
+  writeFileSync(join(root, 'BENCHMARKS.md'), `# Benchmarks\n\nMeasured by \`npm run bench -- --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}.\nRatios compare runs of the same round (the bare forwarder, or the row named in the check), so the machine's drift between rounds cancels out; absolute numbers drift with the machine.\nCPU µs/call is the target process's own CPU time (all its threads, from /proc) per call: what it takes from the two cores the load driver and the upstream share. Two gateway processes that must cost within a few percent of each other are also run together (half the connections each, at the same moment); those checks pass only if both ways do.\n\n${table}\n\n\`\`\`\n${checks.join('\n')}\n\`\`\`\n`);
 }
 for (const c of children) c.kill('SIGTERM');
 for (const cleanup of cleanups) await cleanup().catch((err) => console.error(`cleanup: ${err.message}`));
