@@ -70,6 +70,24 @@ export function positiveInt(value: number | undefined, fallback: number, name: s
   return v;
 }
 
+/** How a writer queues and batches records, the same for both dialects. */
+export interface WriterQueueConfig {
+  batchSize: number;
+  flushMs: number;
+  deferMs: number;
+  maxQueue: number;
+}
+
+/** The queueing options with their defaults; throws at start-up naming a bad one. */
+export function compileQueueOptions(o: Pick<AuditWriterOptions, 'batchSize' | 'flushMs' | 'deferMs' | 'maxQueue'>): WriterQueueConfig {
+  return {
+    batchSize: positiveInt(o.batchSize, 256, 'batchSize'),
+    flushMs: positiveInt(o.flushMs, 0, 'flushMs', 0),
+    deferMs: positiveInt(o.deferMs, 10, 'deferMs'),
+    maxQueue: positiveInt(o.maxQueue, 50_000, 'maxQueue'),
+  };
+}
+
 /** The checks both dialects' writers make of the options they share; returns the durability. */
 export function checkCommonWriterOptions(o: {
   secret: unknown;

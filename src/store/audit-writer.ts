@@ -6,8 +6,8 @@ import { storeFailure, type AuditWriter } from './audit-writer-api.js';
 import { createFlushSchedule } from './audit-flush-schedule.js';
 import { startAuditWorker } from './audit-worker-start.js';
 import {
+  compileQueueOptions,
   compileWriterOptions,
-  positiveInt,
   type AuditWriterOptions,
   type AuditWriterStats,
 } from './audit-writer-options.js';
@@ -48,10 +48,7 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const config = compileWriterOptions(options);
-  const batchSize = positiveInt(options.batchSize, 256, 'batchSize');
-  const flushMs = positiveInt(options.flushMs, 0, 'flushMs', 0);
-  const deferMs = positiveInt(options.deferMs, 10, 'deferMs');
-  const maxQueue = positiveInt(options.maxQueue, 50_000, 'maxQueue');
+  const { batchSize, flushMs, deferMs, maxQueue } = compileQueueOptions(options);
   const onFailure = options.onFailure;
 
   let queue: Pending[] = [];

@@ -1,6 +1,6 @@
 /** Options of the Postgres audit writer and their start-up validation (see `audit-writer.ts`). */
 import { DEFAULT_REDACT_KEYS } from '../audit-args.js';
-import { checkCommonWriterOptions, positiveInt, type AuditWriterOptions } from '../audit-writer-options.js';
+import { checkCommonWriterOptions, compileQueueOptions, positiveInt, type AuditWriterOptions, type WriterQueueConfig } from '../audit-writer-options.js';
 
 /** Options of {@link createPostgresAuditWriter}: the SQLite writer's, with a URL for the file. */
 export interface PostgresAuditWriterOptions extends Omit<AuditWriterOptions, 'file'> {
@@ -26,7 +26,7 @@ export interface PostgresAuditWriterOptions extends Omit<AuditWriterOptions, 'fi
 }
 
 /** The validated form. */
-export interface PgWriterConfig {
+export interface PgWriterConfig extends WriterQueueConfig {
   url: string;
   secret: string;
   redactKeys: readonly string[];
@@ -35,10 +35,6 @@ export interface PgWriterConfig {
   queryTimeoutMs: number;
   checkpointEvery: number;
   checkpointMs: number;
-  batchSize: number;
-  flushMs: number;
-  deferMs: number;
-  maxQueue: number;
   skipMigrations: boolean;
   retentionDays: number | null;
   pruneIntervalMs: number;
@@ -61,10 +57,7 @@ export function compilePgWriterOptions(o: PostgresAuditWriterOptions): PgWriterC
     queryTimeoutMs: positiveInt(o.queryTimeoutMs, 15_000, 'queryTimeoutMs'),
     checkpointEvery: positiveInt(o.checkpointEvery, 1000, 'checkpointEvery'),
     checkpointMs: positiveInt(o.checkpointMs, 5000, 'checkpointMs'),
-    batchSize: positiveInt(o.batchSize, 256, 'batchSize'),
-    flushMs: positiveInt(o.flushMs, 0, 'flushMs', 0),
-    deferMs: positiveInt(o.deferMs, 10, 'deferMs'),
-    maxQueue: positiveInt(o.maxQueue, 50_000, 'maxQueue'),
+    ...compileQueueOptions(o),
     skipMigrations: o.skipMigrations ?? false,
     retentionDays: o.retentionDays ?? null,
     pruneIntervalMs: positiveInt(o.pruneIntervalMs, 3_600_000, 'pruneIntervalMs'),

@@ -179,7 +179,8 @@ export function createPostgresAuditWriter(options: PostgresAuditWriterOptions): 
         queue.push({ values, resolve, reject });
         // A running pump takes what is queued when its batch ends.
         if (queue.length >= cfg.batchSize) void pump();
-        else if (!running) appendOptions?.defer ? schedule.later() : schedule.soon();
+        else if (!running && appendOptions?.defer) schedule.later();
+        else if (!running) schedule.soon();
       });
     },
 
