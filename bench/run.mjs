@@ -199,6 +199,7 @@ for (const connections of connectionCounts) {
 
 const median = (runs) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
 const middle = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (each) => ({ value: middle(each), low: Math.min(...each), high: Math.max(...each) });
 /**
  * A comparison of two targets, round by round: each round's ratio uses runs made minutes (or,
  * for neighbouring rows, seconds) apart, so the machine's drift between rounds cancels out; the
@@ -207,8 +208,7 @@ const middle = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function paired(a, b, connections, f = (x, y) => x.rps / y.rps) {
   const as = results.get(`${a}@${connections}`);
   const bs = results.get(`${b}@${connections}`);
-  const each = as.map((x, r) => f(x, bs[r]));
-  return { value: middle(each), low: Math.min(...each), high: Math.max(...each) };
+  return spread(as.map((x, r) => f(x, bs[r])));
 }
 /**
  * Targets that must cost within a few percent of another are also driven together: half the
@@ -225,7 +225,7 @@ async function together(a, b, connections) {
     if (x.non2xx || x.errors || y.non2xx || y.errors) throw new Error(`${a} with ${b}: non-2xx or errors`);
     each.push(x.rps / y.rps);
   }
-  return { value: middle(each), low: Math.min(...each), high: Math.max(...each) };
+  return spread(each);
 }
 
 const rows = [];
