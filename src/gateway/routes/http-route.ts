@@ -71,7 +71,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     const headers = { ...base(), 'mcp-protocol-version': version, 'mcp-method': 'server/discover' };
     const res = await upstream.post(serializeMessage(probe), headers);
     let modern = false;
-    await forEachUpstreamMessage(res.headers['content-type'], res.body, limits, (m) => {
+    await forEachUpstreamMessage(res, limits, (m) => {
       const versions = m.kind === 'response' ? m.result?.supportedVersions : undefined;
       if (Array.isArray(versions) && versions.includes(version)) modern = true;
     }).catch(() => undefined);
@@ -107,7 +107,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
   async function initializeUpstream(params: JsonObject, id: RequestMessage['id']): Promise<{ response: ResponseMessage; sid: string | null }> {
     const res = await upstream.post(serializeMessage({ kind: 'request', id, method: 'initialize', params }), base());
     let response: ResponseMessage | undefined;
-    await forEachUpstreamMessage(res.headers['content-type'], res.body, limits, (m) => {
+    await forEachUpstreamMessage(res, limits, (m) => {
       if (m.kind === 'response' && m.id === id) response = m;
     });
     if (!response) throw new PortcullisError('UPSTREAM_PROTOCOL', `initialize answered HTTP ${res.statusCode} without a response`);

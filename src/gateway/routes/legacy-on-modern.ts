@@ -133,7 +133,7 @@ export class LegacyOnModern {
     if (name !== undefined) headers['mcp-name'] = encodeHeaderValue(name);
     const res = await this.#upstream.post(serializeMessage({ kind: 'request', id, method, params }), headers, signal);
     let final: ResponseMessage | undefined;
-    await forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, (m) => {
+    await forEachUpstreamMessage(res, this.#limits, (m) => {
       if (m.kind === 'response') final = m;
       else if (m.kind === 'notification') onNotification(m);
     });

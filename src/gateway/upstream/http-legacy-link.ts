@@ -74,7 +74,7 @@ class HttpLegacyLink implements LegacyLink {
       if (this.#wantStream) this.listen(true);
     }
     // Consumed in the background: a long tool call streams for as long as it runs.
-    forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, this.#events.onMessage).catch((err: Error) => {
+    forEachUpstreamMessage(res, this.#limits, this.#events.onMessage).catch((err: Error) => {
       if (!this.#closed) this.#logger.warn({ server: this.#upstream.name, err: err.message }, 'upstream stream failed');
     });
   }
@@ -110,7 +110,7 @@ class HttpLegacyLink implements LegacyLink {
         await res.body.dump();
         return;
       }
-      await forEachUpstreamMessage(res.headers['content-type'], res.body, this.#limits, this.#events.onMessage);
+      await forEachUpstreamMessage(res, this.#limits, this.#events.onMessage);
     } catch {
       // The stream is optional in the 2025 transport; calls keep working without it.
     }

@@ -3,6 +3,7 @@ import { PortcullisError } from '../../errors.js';
 import { parseMessage, parseMessageText } from '../jsonrpc/parse-message.js';
 import type { Message } from '../jsonrpc/message.js';
 import { SseParser } from '../sse-parser.js';
+import type { UpstreamResponse } from './http-upstream.js';
 
 export interface MessageLimits {
   readonly maxResponseBytes: number;
@@ -60,19 +61,16 @@ export function isJson(contentType: string | string[] | undefined): boolean {
  * Feeds every message of an upstream answer (one JSON object, or an SSE stream) to `onMessage`
  * as it arrives. Used where the gateway itself is the client (probes, held sessions).
  */
-export async function forEachUpstreamMessage(
-  contentType: string | string[] | undefined,
-  body: Readable,
-  limits: MessageLimits,
-  onMessage: (m: Message) => void,
-): Promise<void> {
-  if (isEventStream(contentType)) {
+export async function forEachUpstreamMessage(res: UpstreamResponse, limits: MessageLimits, onMessage: (m: Message) => void): Promise<void> {
+  const { body } = res;
+  if (isEventStream(res.headers['content-type'])) {
     const parser = new SseParser(limits.maxResponseBytes, (e) => onMessage(parseUpstreamMessage(e.data, limits)));
     for await (const chunk of body) parser.push(chunk as Buffer);
     parser.end();
     return;
   }
-  const bytes = await readCapped(body, limits.maxResponseBytes);
+  // hot path (the aggregated endpoint's answers): the declared length lets undici read it in one go.
+  const bytes = await readCapped(body, limits.maxResponseBytes, res.headers['content-length']);
   if (bytes.length === 0) return;
   onMessage(parseUpstreamMessage(bytes, limits));
 }
