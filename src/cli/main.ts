@@ -16,6 +16,7 @@ const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<CliCom
   ['explain', async () => (await import('./policy-explain.js')).explainCommand],
   ['audit', async () => (await import('./audit-command.js')).auditCommand],
   ['tools', async () => (await import('./tools-command.js')).toolsCommand],
+  ['keys', async () => (await import('./keys-command.js')).keysCommand],
   ['migrate', async () => (await import('./migrate-command.js')).migrateCommand],
   ['hash-password', async () => (await import('./hash-password.js')).hashPasswordCommand],
 ];

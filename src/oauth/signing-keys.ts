@@ -53,10 +53,18 @@ interface LoadedKey {
   signKey: CryptoKey | undefined;
 }
 
+/**
+ * How long a retired key keeps verifying (and stays published): the longest access-token lifetime
+ * plus five minutes of clock skew between instances. It is deleted after that.
+ */
+export function retiredKeyGraceMs(accessTokenTtl: number): number {
+  return (accessTokenTtl + 300) * 1000;
+}
+
 /** Builds the key manager; nothing is usable before `load()`. */
 export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   const { store, clock } = options;
-  const retireGraceMs = (options.accessTokenTtl + 300) * 1000;
+  const retireGraceMs = retiredKeyGraceMs(options.accessTokenTtl);
   const cooldownMs = options.reloadCooldownMs ?? 10_000;
   let byKid = new Map<string, LoadedKey>();
   let active: ActiveSigningKey | undefined;
