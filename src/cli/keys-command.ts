@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { createSigningKeys, retiredKeyGraceMs } from '../oauth/signing-keys.js';
+import { createSigningKeys, retiredKeyGraceMs, signingKeyRow } from '../oauth/signing-keys.js';
 import { openStore } from '../store/open-store.js';
 import type { SigningKeyRow } from '../store/oauth-store.js';
 import { CliError, COMMON_OPTIONS, loadCliConfig, printRows, type CliCommand } from './command.js';
@@ -56,7 +56,7 @@ export const keysCommand: CliCommand = {
 
 /** One line per key: the newest unretired key signs, retired ones verify until their grace ends. */
 function describe(rows: readonly SigningKeyRow[], ttl: number): Record<string, unknown>[] {
-  const signing = rows.filter((r) => r.retiredAt === null).at(-1)?.kid;
+  const signing = signingKeyRow(rows)?.kid;
   return rows.map((r) => ({
     kid: r.kid,
     alg: r.alg,

@@ -61,6 +61,11 @@ export function retiredKeyGraceMs(accessTokenTtl: number): number {
   return (accessTokenTtl + 300) * 1000;
 }
 
+/** The key that signs: the newest unretired one (rows as the store lists them, oldest first). */
+export function signingKeyRow(rows: readonly SigningKeyRow[]): SigningKeyRow | undefined {
+  return rows.filter((r) => r.retiredAt === null).at(-1);
+}
+
 /** Builds the key manager; nothing is usable before `load()`. */
 export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   const { store, clock } = options;
@@ -92,9 +97,8 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       });
     }
     byKid = next;
-    // Newest unretired key signs; rows come ordered by createdAt.
-    const signing = [...next.values()].filter((k) => k.row.retiredAt === null && k.signKey).at(-1);
-    active = signing ? { kid: signing.row.kid, alg: 'ES256', privateKey: signing.signKey! } : undefined;
+    const signing = signingKeyRow(rows);
+    active = signing ? { kid: signing.kid, alg: 'ES256', privateKey: next.get(signing.kid)!.signKey! } : undefined;
     lastReload = now;
   }
 
