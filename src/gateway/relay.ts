@@ -31,6 +31,8 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
   const status = up.statusCode;
   if (status === 202 || status === 204) {
     await up.body.dump();
+    // A request is owed a response: an upstream that accepts one without answering has failed it.
+    if (opts.requestId !== null) throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${status} with no response to the request`);
     res.writeHead(status, opts.sessionId === undefined ? undefined : { 'mcp-session-id': opts.sessionId }).end();
     return undefined;
   }
@@ -92,6 +94,8 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
       if (res.writableNeedDrain) await new Promise((resolve) => res.once('drain', resolve));
     }
     parser.end();
+    // The gateway cannot resume a stream for the client: one that ends unanswered fails the request.
+    if (last === undefined && opts.requestId !== null) throw new PortcullisError('UPSTREAM_PROTOCOL', 'the stream ended with no response to the request');
     openStream();
     res.end();
   } catch (err) {

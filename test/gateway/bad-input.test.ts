@@ -300,6 +300,8 @@ describe('upstream answers get the same caps (502, -32012 naming the server)', (
     { tool: 'dup_keys', args: {}, why: /duplicate keys/ },
     { tool: 'huge', args: { bytes: MAX_RESPONSE * 2 }, why: new RegExp(`exceeds ${MAX_RESPONSE}`) },
     { tool: 'huge_event', args: { bytes: MAX_RESPONSE * 2 }, why: new RegExp(`SSE event exceeds ${MAX_RESPONSE} bytes`) },
+    { tool: 'no_answer', args: {}, why: /HTTP 202 with no response to the request/ },
+    { tool: 'unanswered', args: {}, why: /stream ended with no response to the request/ },
   ])('$tool', async ({ tool, args, why }) => {
     const answer = await callHostile(7, tool, args);
     expectRefusal(answer, 502, -32012, /upstream hostile sent an invalid answer/);
@@ -307,6 +309,18 @@ describe('upstream answers get the same caps (502, -32012 naming the server)', (
     expect(answer.json.id).toBe(7);
     expect(answer.text).not.toContain('shown to');
     expect(answer.text.length).toBeLessThan(1024);
+  });
+
+  it('ends a stream that closes unanswered after it began with an error event for the request', async () => {
+    const answer = await callHostile(8, 'unanswered', { notes: 1 });
+    expect(answer.status).toBe(200);
+    const events = answer.text
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as { id?: unknown; method?: string; error?: { code: number; message: string } });
+    expect(events.map((e) => e.method ?? 'answer')).toEqual(['notifications/message', 'answer']);
+    expect(events[1]).toMatchObject({ id: 8, error: { code: -32012 } });
+    expect(events[1].error?.message).toMatch(/stream ended with no response to the request/);
   });
 
   it('keeps serving the same session afterwards', async () => {
