@@ -16,6 +16,8 @@ export interface RelayOptions {
   requestId: JsonRpcId | null;
   /** Sees (and may replace) the final response, or hears the error that ended the stream. */
   onFinal?: FinalHook;
+  /** Sees (and may rewrite) each message streamed before the final response. */
+  onIntermediate?: (message: Message) => Message;
 }
 
 /**
@@ -84,6 +86,8 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
     if (message.kind === 'response') {
       if (opts.onFinal) message = opts.onFinal(message, 200) ?? message;
       last = message;
+    } else if (opts.onIntermediate) {
+      message = opts.onIntermediate(message);
     }
     openStream();
     res.write(formatSseEvent(serializeMessage(message), event.id));

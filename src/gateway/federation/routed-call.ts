@@ -7,6 +7,7 @@ import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION } fro
 import type { McpContext } from '../routes/server-route.js';
 import { RpcCode } from '../wire-error.js';
 import type { Namespace } from './namespace.js';
+import { relayChannelCall } from './relayed-call.js';
 import type { Caller, UpstreamPool } from './upstream-pool.js';
 
 /** The methods the aggregated endpoint routes to one upstream by the name or URI they carry. */
@@ -66,6 +67,7 @@ export async function serveRoutedCall(deps: RoutedCallDeps, ctx: McpContext, cal
     return target.back?.(final);
   };
   if (modern) deps.bridge.serve(channel, caller.owner, routed, ctx.res, observer);
+  else if (caller.session && pool.relays(target.server)) await relayChannelCall(channel, caller.owner, routed, ctx.res, caller.session.id, pool.limits, observer);
   else serveChannelCall(channel, caller.owner, routed, ctx.res, headers, observer);
 }
 

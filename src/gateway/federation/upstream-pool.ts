@@ -58,9 +58,12 @@ export class UpstreamPool {
   readonly #http: HttpUpstream[] = [];
   readonly #listeners = new Set<(server: string, m: NotificationMessage, session?: ClientSession) => void>();
   readonly #logger: Logger;
+  /** The caps every relayed answer is read under. */
+  readonly limits: MessageLimits;
 
   constructor(servers: Readonly<Record<string, ServerConfig>>, limits: MessageLimits, logger: Logger) {
     this.#logger = logger;
+    this.limits = limits;
     for (const [name, config] of Object.entries(servers)) {
       let upstream: Upstream;
       if (config.transport === 'stdio') {
@@ -105,6 +108,14 @@ export class UpstreamPool {
       own.set(server, channel);
     }
     return channel;
+  }
+
+  /**
+   * Whether a client session's calls to `server` are relayed over its own upstream session with
+   * their ids as they are (HTTP upstreams), rather than routed with rewritten ids (stdio children).
+   */
+  relays(server: string): boolean {
+    return this.#upstreams.get(server)?.config.transport === 'http';
   }
 
   /** Every upstream session that may hold this client session's calls (its own, and the shared ones). */
@@ -185,7 +196,8 @@ export class UpstreamPool {
   #open(server: string, connect: LinkFactory, initParams: JsonObject, session: ClientSession | undefined): LegacyChannel {
     const { config } = this.#upstreams.get(server)!;
     const restart = config.transport === 'stdio' ? config.restart : undefined;
-    const channel = new LegacyChannel({ server, connect, initParams, timeoutMs: config.timeoutMs, restart, logger: this.#logger });
+    const relayed = session !== undefined && config.transport === 'http';
+    const channel = new LegacyChannel({ server, connect, initParams, timeoutMs: config.timeoutMs, restart, relayed, logger: this.#logger });
     channel.onBroadcast((m) => {
       for (const listener of this.#listeners) listener(server, m, session);
     });

@@ -1,7 +1,7 @@
 import type { Logger } from '../../logger.js';
 import { PortcullisError } from '../../errors.js';
 import { serializeMessage, type Message } from '../jsonrpc/message.js';
-import type { HttpUpstream } from './http-upstream.js';
+import type { HttpUpstream, UpstreamResponse } from './http-upstream.js';
 import type { LegacyLink, LinkEvents, LinkFactory } from './legacy-link.js';
 import { forEachUpstreamMessage, readCapped, type MessageLimits } from './read-body.js';
 
@@ -32,6 +32,8 @@ class HttpLegacyLink implements LegacyLink {
   #closed = false;
   #wantStream: boolean;
   #stream: AbortController | undefined;
+  /** hot path: the request headers, rebuilt only when the session id or version changes. */
+  #headerCache: Record<string, string> | undefined;
 
   constructor(upstream: HttpUpstream, limits: MessageLimits, logger: Logger, events: LinkEvents, wantStream: boolean) {
     this.#wantStream = wantStream;
@@ -42,6 +44,7 @@ class HttpLegacyLink implements LegacyLink {
       onMessage: (m) => {
         if (m.kind === 'response' && m.id === this.#initId && typeof m.result?.protocolVersion === 'string') {
           this.#protocolVersion = m.result.protocolVersion;
+          this.#headerCache = undefined;
         }
         events.onMessage(m);
       },
@@ -56,6 +59,14 @@ class HttpLegacyLink implements LegacyLink {
   }
 
   async send(message: Message): Promise<void> {
+    const res = await this.post(message);
+    // Consumed in the background: a long tool call streams for as long as it runs.
+    forEachUpstreamMessage(res, this.#limits, this.#events.onMessage).catch((err: Error) => {
+      if (!this.#closed) this.#logger.warn({ server: this.#upstream.name, err: err.message }, 'upstream stream failed');
+    });
+  }
+
+  async post(message: Message): Promise<UpstreamResponse> {
     if (this.#closed) throw new PortcullisError('UPSTREAM_UNAVAILABLE', 'session closed');
     if (message.kind === 'request' && message.method === 'initialize') this.#initId = message.id;
     const res = await this.#upstream.post(serializeMessage(message), this.#headers(), this.#abort.signal);
@@ -71,12 +82,10 @@ class HttpLegacyLink implements LegacyLink {
     const sid = res.headers['mcp-session-id'];
     if (typeof sid === 'string' && !this.#sessionId) {
       this.#sessionId = sid;
+      this.#headerCache = undefined;
       if (this.#wantStream) this.listen(true);
     }
-    // Consumed in the background: a long tool call streams for as long as it runs.
-    forEachUpstreamMessage(res, this.#limits, this.#events.onMessage).catch((err: Error) => {
-      if (!this.#closed) this.#logger.warn({ server: this.#upstream.name, err: err.message }, 'upstream stream failed');
-    });
+    return res;
   }
 
   async close(): Promise<void> {
@@ -117,12 +126,14 @@ class HttpLegacyLink implements LegacyLink {
   }
 
   #headers(): Record<string, string> {
+    if (this.#headerCache) return this.#headerCache;
     const h: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
     };
     if (this.#sessionId) h['mcp-session-id'] = this.#sessionId;
     if (this.#protocolVersion) h['mcp-protocol-version'] = this.#protocolVersion;
+    this.#headerCache = h;
     return h;
   }
 }

@@ -39,12 +39,18 @@ export class IdRouter {
   #serverSeq = 0;
   readonly #calls = new Map<number, PendingCall & { timer: NodeJS.Timeout; progressToken: unknown }>();
   readonly #own = new Map<number, OwnRequest>();
-  readonly #serverRequests = new Map<string, { upstreamId: JsonRpcId; call: PendingCall }>();
+  /** Gateway key → a server→client request: of a call routed here, or adopted from a relayed answer. */
+  readonly #serverRequests = new Map<string, { upstreamId: JsonRpcId; owner: string; call?: PendingCall }>();
 
-  constructor(server: string, send: (m: Message) => Promise<void>, broadcast: (m: NotificationMessage) => void) {
+  /**
+   * `firstId`: where the gateway's own ids start. A session that also carries relayed requests
+   * (which keep their client's ids) starts them far above any id a client counts to.
+   */
+  constructor(server: string, send: (m: Message) => Promise<void>, broadcast: (m: NotificationMessage) => void, firstId = 1) {
     this.#server = server;
     this.#send = send;
     this.#broadcast = broadcast;
+    this.#next = firstId;
   }
 
   /** A request the gateway itself makes (initialize). */
@@ -88,20 +94,22 @@ export class IdRouter {
     return call;
   }
 
-  cancelByClientId(owner: string, clientId: JsonRpcId, reason: unknown): void {
+  /** False when no call of `owner` has that id here. */
+  cancelByClientId(owner: string, clientId: JsonRpcId, reason: unknown): boolean {
     for (const call of this.#calls.values()) {
       if (call.owner === owner && call.clientId === clientId) {
         this.#cancel(call.upstreamId, typeof reason === 'string' ? reason : undefined);
         call.sink.fail(new PortcullisError('UPSTREAM_CLOSED', 'cancelled by the client'));
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   answerServerRequest(owner: string, message: ResponseMessage): boolean {
     const key = typeof message.id === 'string' ? message.id : '';
     const entry = this.#serverRequests.get(key);
-    if (!entry || entry.call.owner !== owner) return false;
+    if (!entry || entry.owner !== owner) return false;
     this.#serverRequests.delete(key);
     const answer: ResponseMessage = { kind: 'response', id: entry.upstreamId };
     if (message.error) answer.error = message.error;
@@ -159,7 +167,7 @@ export class IdRouter {
     }
     if (message.method === 'notifications/cancelled') {
       for (const [key, entry] of this.#serverRequests) {
-        if (entry.upstreamId === params?.requestId) {
+        if (entry.call && entry.upstreamId === params?.requestId) {
           this.#serverRequests.delete(key);
           params!.requestId = key;
           entry.call.sink.notify(message);
@@ -189,9 +197,38 @@ export class IdRouter {
         message: `Portcullis cannot tell which client ${message.method} is for (no single client has a call in flight on ${this.#server})`,
       });
     }
+    call.sink.serverRequest(this.#register(message, call.owner, call));
+  }
+
+  /**
+   * A server→client request on an answer the caller relays itself: its id becomes a gateway key
+   * that only `owner` can answer (two upstreams of one client may both number theirs from 0).
+   */
+  adopt(owner: string, message: RequestMessage): RequestMessage {
+    return this.#register(message, owner, undefined);
+  }
+
+  /** The upstream's cancellation of an adopted request, in the client's terms (undefined: not adopted). */
+  adoptedCancel(message: NotificationMessage): NotificationMessage | undefined {
+    const upstreamId = message.params?.requestId;
+    for (const [key, entry] of this.#serverRequests) {
+      if (entry.call === undefined && entry.upstreamId === upstreamId) {
+        this.#serverRequests.delete(key);
+        return { ...message, params: { ...message.params, requestId: key } };
+      }
+    }
+    return undefined;
+  }
+
+  /** Forgets adopted requests once the answer that carried them has ended. */
+  drop(keys: readonly string[]): void {
+    for (const key of keys) this.#serverRequests.delete(key);
+  }
+
+  #register(message: RequestMessage, owner: string, call: PendingCall | undefined): RequestMessage {
     const key = `pc-${++this.#serverSeq}`;
-    this.#serverRequests.set(key, { upstreamId: message.id, call });
-    call.sink.serverRequest({ kind: 'request', id: key, method: message.method, params: message.params });
+    this.#serverRequests.set(key, { upstreamId: message.id, owner, call });
+    return { kind: 'request', id: key, method: message.method, params: message.params };
   }
 
   /** The oldest call in flight, if every call in flight belongs to one client. */

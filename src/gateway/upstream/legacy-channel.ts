@@ -1,6 +1,7 @@
 import type { Logger } from '../../logger.js';
 import { PortcullisError } from '../../errors.js';
 import type { JsonObject, JsonRpcId, Message, NotificationMessage, RequestMessage, ResponseMessage } from '../jsonrpc/message.js';
+import type { UpstreamResponse } from './http-upstream.js';
 import type { LegacyLink, LinkFactory } from './legacy-link.js';
 import { IdRouter, type CallSink, type PendingCall } from './id-router.js';
 
@@ -14,8 +15,15 @@ export interface ChannelOptions {
   timeoutMs: number;
   /** Restart with backoff after a crash (stdio); without it the next call reconnects (HTTP). */
   restart?: { initialDelayMs: number; maxDelayMs: number };
+  /**
+   * The session is held for one client, whose requests may also be relayed with their own ids
+   * (`post`): the gateway's ids start at 2^52, clear of any the client counts to.
+   */
+  relayed?: boolean;
   logger: Logger;
 }
+
+const RELAYED_SESSION_FIRST_ID = 2 ** 52;
 
 type State = 'idle' | 'connecting' | 'ready' | 'down' | 'closed';
 
@@ -43,7 +51,7 @@ export class LegacyChannel {
     this.server = opts.server;
     this.#opts = opts;
     this.#backoff = opts.restart?.initialDelayMs ?? 0;
-    this.#router = new IdRouter(opts.server, (m) => this.#sendRaw(m), (m) => this.#broadcast(m));
+    this.#router = new IdRouter(opts.server, (m) => this.#sendRaw(m), (m) => this.#broadcast(m), opts.relayed ? RELAYED_SESSION_FIRST_ID : 1);
   }
 
   get state(): State {
@@ -63,20 +71,60 @@ export class LegacyChannel {
 
   /** Sends a client's request; everything that comes back for it goes to `sink`. */
   async call(owner: string, request: RequestMessage, sink: CallSink): Promise<PendingCall | undefined> {
-    try {
-      await this.ready();
-    } catch (err) {
-      sink.fail(err as Error);
-      return undefined;
+    if (this.#state !== 'ready') {
+      try {
+        await this.ready();
+      } catch (err) {
+        sink.fail(err as Error);
+        return undefined;
+      }
     }
     return this.#router.start(owner, request, sink, this.#opts.timeoutMs);
+  }
+
+  /**
+   * Sends a client's request on a session held for that client and hands back the raw answer for
+   * the caller to relay: no id is rewritten (the session is the client's alone). An upstream that
+   * forgot the session (it restarted) gets a new one and the request once more.
+   * hot path: one POST once the session is open.
+   */
+  post(request: RequestMessage): Promise<UpstreamResponse> {
+    const link = this.#link;
+    const sent = this.#state === 'ready' && link?.post ? link.post(request) : this.#postAfterConnect(request);
+    return sent.catch((err: unknown) => {
+      if (!(err instanceof PortcullisError && err.code === 'UPSTREAM_CLOSED') || this.#state === 'closed') throw err;
+      return this.#postAfterConnect(request);
+    });
+  }
+
+  /**
+   * A message on an answer the caller relays, in the client's terms: a server→client request gets
+   * a key only `owner` can answer (kept in `adopted` until the answer ends), an upstream's
+   * cancellation of one names that key.
+   */
+  relayed(owner: string, message: Message, adopted: string[]): Message {
+    if (message.kind === 'request') {
+      const keyed = this.#router.adopt(owner, message);
+      adopted.push(keyed.id as string);
+      return keyed;
+    }
+    if (message.kind === 'notification' && message.method === 'notifications/cancelled') return this.#router.adoptedCancel(message) ?? message;
+    return message;
+  }
+
+  /** Forgets the server→client requests of a relayed answer that has ended. */
+  release(adopted: readonly string[]): void {
+    if (adopted.length > 0) this.#router.drop(adopted);
   }
 
   /** A client notification: `initialized` is the gateway's business, `cancelled` needs its id mapped. */
   notify(owner: string, message: NotificationMessage): void {
     if (message.method === 'notifications/initialized') return;
     if (message.method === 'notifications/cancelled') {
-      this.#router.cancelByClientId(owner, message.params?.requestId as JsonRpcId, message.params?.reason);
+      const routed = this.#router.cancelByClientId(owner, message.params?.requestId as JsonRpcId, message.params?.reason);
+      // A relayed request kept the client's id: the upstream takes the cancellation as it is
+      // (one that does not know the id ignores it).
+      if (!routed && this.#opts.relayed && this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
       return;
     }
     if (this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
@@ -115,6 +163,13 @@ export class LegacyChannel {
     const link = this.#link;
     this.#link = undefined;
     await link?.close();
+  }
+
+  async #postAfterConnect(request: RequestMessage): Promise<UpstreamResponse> {
+    await this.ready();
+    const link = this.#link;
+    if (!link?.post) throw new PortcullisError('UPSTREAM_UNAVAILABLE', `${this.server}: this upstream session cannot relay`);
+    return link.post(request);
   }
 
   #connect(): Promise<void> {

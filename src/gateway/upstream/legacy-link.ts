@@ -1,4 +1,5 @@
 import type { Message } from '../jsonrpc/message.js';
+import type { UpstreamResponse } from './http-upstream.js';
 
 /**
  * A connection to a 2025-era upstream that the gateway itself holds (a stdio child, or an HTTP
@@ -6,6 +7,11 @@ import type { Message } from '../jsonrpc/message.js';
  */
 export interface LegacyLink {
   send(message: Message): Promise<void>;
+  /**
+   * Sends a request and hands its raw answer to the caller, who relays it (HTTP links only): the
+   * answer never reaches `onMessage`, so the request keeps the caller's own id.
+   */
+  post?(message: Message): Promise<UpstreamResponse>;
   close(): Promise<void>;
   /** Holds the upstream's standalone stream open, or lets it go (HTTP links that open it on demand). */
   listen?(on: boolean): void;

@@ -1,0 +1,93 @@
+/**
+ * `/mcp` relays a 2025-era client's calls to an HTTP upstream over the upstream session held for
+ * that client, with the client's own ids. Two upstreams of one client number their server→client
+ * requests alike (the SDK counts from 0 per session), so those are re-keyed per client session:
+ * each answer must reach the upstream that asked. Progress streams through with the client's own
+ * token, and an upstream that restarts (and so forgets the session) is reconnected transparently.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { textOf } from '../helpers/client-session.js';
+import { collectProgress, connectV1 } from '../helpers/clients.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { FIXTURES, restartFixture, startFixture, type Fixture } from '../helpers/processes.js';
+
+let upstream: Fixture;
+let gw: TestGateway;
+
+beforeAll(async () => {
+  upstream = await startFixture(FIXTURES.v1Http);
+  // Two servers on one upstream process: each client session gets a session of its own on each.
+  gw = await startGateway({
+    servers: {
+      north: { transport: 'http', url: upstream.url, timeoutMs: 10_000 },
+      south: { transport: 'http', url: upstream.url, timeoutMs: 10_000 },
+    },
+  });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.stop();
+});
+
+const aggregate = () => `${gw.url}/mcp`;
+
+describe('/mcp relaying over a client session own upstream sessions', () => {
+  it('sends each answer to an elicitation back to the upstream that asked, when two ask at once', async () => {
+    // Both questions are held until both have arrived, so both requests are pending together.
+    let release!: () => void;
+    const bothAsked = new Promise<void>((resolve) => (release = resolve));
+    let asked = 0;
+    const c = await connectV1(aggregate(), {
+      onElicit: async (params) => {
+        if (++asked === 2) release();
+        await bothAsked;
+        return { action: 'accept', content: { answer: `${String(params.message)}-answer` } };
+      },
+    });
+    const [north, south] = await Promise.all([
+      c.client.callTool({ name: 'north__ask_user', arguments: { question: 'north' } }),
+      c.client.callTool({ name: 'south__ask_user', arguments: { question: 'south' } }),
+    ]);
+    expect(textOf(north)).toBe('You answered: north-answer');
+    expect(textOf(south)).toBe('You answered: south-answer');
+    expect(c.elicitations.map((e) => e.message).sort()).toEqual(['north', 'south']);
+    await c.close();
+  });
+
+  it('refuses an answer to a server request from another client session', async () => {
+    const c = await connectV1(aggregate(), { onElicit: () => ({ action: 'accept', content: { answer: 'mine' } }) });
+    // Server request keys are per client session: a guess from another session is not routed.
+    const other = await connectV1(aggregate());
+    const sessionId = other.transport.sessionId!;
+    const res = await fetch(aggregate(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 'pc-1', result: { action: 'accept', content: { answer: 'stolen' } } }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no pending server request/);
+    expect(textOf(await c.client.callTool({ name: 'north__ask_user', arguments: { question: 'q' } }))).toBe('You answered: mine');
+    await c.close();
+    await other.close();
+  });
+
+  it('streams progress with the client own token before the result', async () => {
+    const c = await connectV1(aggregate());
+    const progress = collectProgress();
+    const result = await c.client.callTool({ name: 'south__slow_count', arguments: { steps: 3, delayMs: 100 } }, undefined, { onprogress: progress.onprogress });
+    const done = progress.now();
+    expect(textOf(result)).toBe('counted to 3');
+    expect(progress.events.map((e) => e.progress)).toEqual([1, 2, 3]);
+    for (const e of progress.events) expect(e.at).toBeLessThan(done);
+    await c.close();
+  });
+
+  it('opens a new upstream session when the upstream restarted, and the call succeeds', async () => {
+    const c = await connectV1(aggregate());
+    expect(textOf(await c.client.callTool({ name: 'north__echo', arguments: { text: 'before' } }))).toBe('before');
+    upstream = await restartFixture(upstream);
+    expect(textOf(await c.client.callTool({ name: 'north__echo', arguments: { text: 'after' } }))).toBe('after');
+    await c.close();
+  });
+});
