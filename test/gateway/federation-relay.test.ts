@@ -55,19 +55,24 @@ describe('/mcp relaying over a client session own upstream sessions', () => {
     await c.close();
   });
 
-  it('refuses an answer to a server request from another client session', async () => {
-    const c = await connectV1(aggregate(), { onElicit: () => ({ action: 'accept', content: { answer: 'mine' } }) });
-    // Server request keys are per client session: a guess from another session is not routed.
+  it('refuses an answer to a pending server request from another client session', async () => {
     const other = await connectV1(aggregate());
-    const sessionId = other.transport.sessionId!;
-    const res = await fetch(aggregate(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'pc-1', result: { action: 'accept', content: { answer: 'stolen' } } }),
+    let guess: { status: number; message: string } | undefined;
+    const c = await connectV1(aggregate(), {
+      onElicit: async () => {
+        // While this request is pending, another session answers its key (the first one this
+        // client session's upstream session handed out) in its stead.
+        const res = await fetch(aggregate(), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': other.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 'pc-1', result: { action: 'accept', content: { answer: 'stolen' } } }),
+        });
+        guess = { status: res.status, message: ((await res.json()) as { error: { message: string } }).error.message };
+        return { action: 'accept', content: { answer: 'mine' } };
+      },
     });
-    expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/no pending server request/);
     expect(textOf(await c.client.callTool({ name: 'north__ask_user', arguments: { question: 'q' } }))).toBe('You answered: mine');
+    expect(guess).toEqual({ status: 400, message: expect.stringMatching(/no pending server request/) });
     await c.close();
     await other.close();
   });
