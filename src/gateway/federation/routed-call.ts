@@ -67,7 +67,7 @@ export async function serveRoutedCall(deps: RoutedCallDeps, ctx: McpContext, cal
     return target.back?.(final);
   };
   if (modern) deps.bridge.serve(channel, caller.owner, routed, ctx.res, observer);
-  else if (caller.session && pool.relays(target.server)) await relayChannelCall(channel, caller.owner, routed, ctx.res, caller.session.id, pool.limits, observer);
+  else if (channel.relays && caller.session) await relayChannelCall(channel, caller.owner, routed, ctx.res, caller.session.id, pool.limits, observer);
   else serveChannelCall(channel, caller.owner, routed, ctx.res, headers, observer);
 }
 

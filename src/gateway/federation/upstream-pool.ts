@@ -110,14 +110,6 @@ export class UpstreamPool {
     return channel;
   }
 
-  /**
-   * Whether a client session's calls to `server` are relayed over its own upstream session with
-   * their ids as they are (HTTP upstreams), rather than routed with rewritten ids (stdio children).
-   */
-  relays(server: string): boolean {
-    return this.#upstreams.get(server)?.config.transport === 'http';
-  }
-
   /** Every upstream session that may hold this client session's calls (its own, and the shared ones). */
   channelsOf(session: ClientSession): LegacyChannel[] {
     const own = this.#own.get(session.id);
@@ -196,6 +188,7 @@ export class UpstreamPool {
   #open(server: string, connect: LinkFactory, initParams: JsonObject, session: ClientSession | undefined): LegacyChannel {
     const { config } = this.#upstreams.get(server)!;
     const restart = config.transport === 'stdio' ? config.restart : undefined;
+    // A client session's own HTTP session carries its calls with their ids as they are.
     const relayed = session !== undefined && config.transport === 'http';
     const channel = new LegacyChannel({ server, connect, initParams, timeoutMs: config.timeoutMs, restart, relayed, logger: this.#logger });
     channel.onBroadcast((m) => {

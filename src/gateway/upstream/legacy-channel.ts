@@ -54,6 +54,11 @@ export class LegacyChannel {
     this.#router = new IdRouter(opts.server, (m) => this.#sendRaw(m), (m) => this.#broadcast(m), opts.relayed ? RELAYED_SESSION_FIRST_ID : 1);
   }
 
+  /** Whether this session is one client's alone, so its calls may go up by `post` with their own ids. */
+  get relays(): boolean {
+    return this.#opts.relayed === true;
+  }
+
   get state(): State {
     return this.#state;
   }
@@ -124,7 +129,7 @@ export class LegacyChannel {
       const routed = this.#router.cancelByClientId(owner, message.params?.requestId as JsonRpcId, message.params?.reason);
       // A relayed request kept the client's id: the upstream takes the cancellation as it is
       // (one that does not know the id ignores it).
-      if (!routed && this.#opts.relayed && this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
+      if (!routed && this.relays && this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
       return;
     }
     if (this.#state === 'ready') void this.#sendRaw(message).catch(() => undefined);
