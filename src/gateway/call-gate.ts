@@ -22,8 +22,11 @@ const LISTS: Readonly<Record<string, { action: PolicyAction; key: string; field:
   'resources/templates/list': { action: 'read', key: 'resourceTemplates', field: 'uriTemplate' },
 });
 
-/** What a gated call found at the gate: go on (with a hook for its final answer), or this answer. */
-export type Admission = { ok: true; hook: FinalHook } | { ok: false; response: ResponseMessage };
+/**
+ * What a gated call found at the gate: go on (with a hook for its final answer, when anything
+ * listens for it), or this answer.
+ */
+export type Admission = { ok: true; hook: FinalHook | undefined } | { ok: false; response: ResponseMessage };
 
 /** A gated call as the audit log records it. */
 export interface CallRecord {
@@ -199,7 +202,7 @@ export async function decideAfterRefill(policy: PolicyEngine, request: PolicyReq
   return decision;
 }
 
-const PASS: Admission = Object.freeze({ ok: true, hook: () => undefined });
+const PASS: Admission = Object.freeze({ ok: true, hook: undefined });
 
 function policyFilter(policy: PolicyEngine, agentId: string, server: string, list: (typeof LISTS)[string]): FinalHook {
   const { action, key, field } = list;

@@ -33,7 +33,7 @@ export class HostGuard {
   /** hot path: a Set lookup for Host, and for Origin when a browser sent one. */
   check(req: IncomingMessage): 'ok' | 'bad_host' | 'bad_origin' {
     const host = req.headers.host;
-    if (!host || !this.#hosts.has(host.toLowerCase())) return 'bad_host';
+    if (!host || !(this.#hosts.has(host) || this.#hosts.has(host.toLowerCase()))) return 'bad_host';
     const origin = req.headers.origin;
     if (origin === undefined) return 'ok';
     const o = origin.toLowerCase();

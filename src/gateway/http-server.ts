@@ -72,6 +72,7 @@ function serverName(url: string): string | undefined {
   if (q !== -1) end = q;
   const name = url.slice(MCP_PREFIX.length, end);
   if (name.length === 0 || name.includes('/')) return undefined;
+  if (!name.includes('%')) return name;
   try {
     return decodeURIComponent(name);
   } catch {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { Identity } from './authenticate.js';
-import type { CallGate } from './call-gate.js';
+import type { Admission, CallGate } from './call-gate.js';
 import { ClientStream, errorResponse, type FinalHook } from './client-stream.js';
-import type { JsonRpcId, Message, RequestMessage } from './jsonrpc/message.js';
+import type { JsonRpcId, Message } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
 import type { McpContext, ServerRoute } from './routes/server-route.js';
@@ -14,7 +14,8 @@ import { RpcCode, sendWireError, toWireError, wireError, type WireError } from '
  * Who is calling, or the HTTP answer that refuses them (401/403 with a challenge). `principal` is
  * the key sessions are bound to; `identity` carries the verified claims when there are any.
  */
-export type AuthResult = { ok: true; principal: string; identity?: Identity } | { ok: false; error: WireError };
+export type AuthResult = Verified | { ok: false; error: WireError };
+type Verified = { ok: true; principal: string; identity?: Identity };
 export type Authenticator = (req: IncomingMessage, server: string) => AuthResult | Promise<AuthResult>;
 
 interface Answering {
@@ -59,9 +60,9 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
         req.resume();
         return sendWireError(res, auth.error);
       }
-      const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res };
-      if (req.method === 'POST') return await handlePost(ctx, route, answering);
+      if (req.method === 'POST') return await handlePost(req, res, server, auth, route, answering);
       req.resume();
+      const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res };
       if (req.method === 'GET' || req.method === 'DELETE') return await handleSessionVerb(ctx, route, req.method);
       sendWireError(res, wireError(405, RpcCode.INVALID_REQUEST, `method ${req.method} not allowed`, { headers: { allow: 'GET, POST, DELETE' } }));
     } catch (err) {
@@ -74,8 +75,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     }
   };
 
-  async function handlePost(ctx: McpContext, route: Route, answering: Answering): Promise<void> {
-    const { req, res } = ctx;
+  async function handlePost(req: IncomingMessage, res: ServerResponse, server: string, auth: Verified, route: Route, answering: Answering): Promise<void> {
     const contentType = req.headers['content-type'];
     if (!contentType || !contentType.startsWith('application/json')) {
       req.resume();
@@ -89,6 +89,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     if (!parsed.ok) return sendWireError(res, parsed.error);
     const message = parsed.message;
     if (message.kind === 'request') answering.id = message.id;
+    const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res, body: parsed.exact ? body : undefined };
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
     if (era.era === 'modern') {
@@ -126,15 +127,16 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
       const hook = gate.listHook(ctx, message);
       return hook ? { ...ctx, outcome: hook } : ctx;
     }
-    return admitted(ctx, message, answering);
+    const admission = gate.admit(ctx, message);
+    return admission instanceof Promise ? admission.then((a) => admitted(ctx, a, answering)) : admitted(ctx, admission, answering);
   }
 
-  async function admitted(ctx: McpContext, message: RequestMessage, answering: Answering): Promise<McpContext | undefined> {
-    const admission = await gate.admit(ctx, message);
+  function admitted(ctx: McpContext, admission: Admission, answering: Answering): McpContext | undefined {
     if (!admission.ok) {
       new ClientStream(ctx.res).final(admission.response);
       return undefined;
     }
+    if (!admission.hook) return ctx;
     answering.hook = admission.hook;
     return { ...ctx, outcome: admission.hook };
   }

@@ -50,7 +50,7 @@ export async function serveRoutedCall(deps: RoutedCallDeps, ctx: McpContext, cal
     });
   }
   const routed: RequestMessage = { ...request, params: modern ? withoutEnvelope(target.params) : target.params };
-  const routedCtx: McpContext = { ...ctx, server: target.server };
+  const routedCtx: McpContext = { ...ctx, server: target.server, body: undefined };
   // Before the gate, so a call is never recorded as attempted on a session that has just ended
   // (nothing connects yet: the upstream session opens with the call).
   const channel = deps.pool.channel(target.server, caller.session);

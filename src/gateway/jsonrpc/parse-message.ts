@@ -3,8 +3,12 @@ import { RpcCode, wireError, type WireError } from '../wire-error.js';
 import { countKeys, scanJson } from './json-scan.js';
 import type { JsonObject, JsonRpcId, Message } from './message.js';
 
-export type ParseOutcome = { ok: true; message: Message } | { ok: false; error: WireError };
-
+/**
+ * `exact`: the text says what `serializeMessage(message)` says, to any parser: no member beyond the
+ * known ones, and no number a parser could read differently from the value policy judged. Such a
+ * request is forwarded as its own bytes; any other is re-serialised from the parsed message.
+ */
+export type ParseOutcome = { ok: true; message: Message; exact: boolean } | { ok: false; error: WireError };
 
 /**
  * Decodes and validates one JSON-RPC message. Everything a parser differential could exploit is
@@ -32,7 +36,18 @@ export function parseMessageText(text: string, maxDepth: number): ParseOutcome {
   const keys = countKeys(value);
   if (keys < 0) return reject(400, RpcCode.INVALID_REQUEST, 'Invalid Request: "__proto__" keys are not accepted');
   if (keys !== scan.members) return reject(400, RpcCode.INVALID_REQUEST, 'Invalid Request: duplicate keys in an object');
-  return validateShape(value);
+  const outcome = validateShape(value);
+  if (outcome.ok && scan.exactNumbers) outcome.exact = scan.topMembers === knownMembers(outcome.message);
+  return outcome;
+}
+
+/**
+ * How many top-level members `serializeMessage` writes for a request or notification. A response
+ * is never exact: its error object is rebuilt from its known members too.
+ */
+function knownMembers(m: Message): number {
+  if (m.kind === 'response') return -1;
+  return (m.kind === 'request' ? 3 : 2) + (m.params === undefined ? 0 : 1);
 }
 
 function validateShape(value: unknown): ParseOutcome {
@@ -63,6 +78,7 @@ function validateShape(value: unknown): ParseOutcome {
       message: hasId
         ? { kind: 'request', id: id!, method: m.method, params: params as JsonObject | undefined }
         : { kind: 'notification', method: m.method, params: params as JsonObject | undefined },
+      exact: false,
     };
   }
   if (!hasId) return reject(400, RpcCode.INVALID_REQUEST, 'Invalid Request: a message needs "method" or "id"');
@@ -73,7 +89,7 @@ function validateShape(value: unknown): ParseOutcome {
   }
   if (hasResult) {
     if (!isPlainObject(m.result)) return reject(400, RpcCode.INVALID_REQUEST, 'Invalid Request: "result" must be an object', id);
-    return { ok: true, message: { kind: 'response', id: id!, result: m.result as JsonObject } };
+    return { ok: true, message: { kind: 'response', id: id!, result: m.result as JsonObject }, exact: false };
   }
   const e = m.error as JsonObject;
   if (!isPlainObject(e) || !Number.isInteger(e.code) || typeof e.message !== 'string') {
@@ -81,7 +97,7 @@ function validateShape(value: unknown): ParseOutcome {
   }
   const error: { code: number; message: string; data?: unknown } = { code: e.code as number, message: e.message };
   if (e.data !== undefined) error.data = e.data;
-  return { ok: true, message: { kind: 'response', id: id!, error } };
+  return { ok: true, message: { kind: 'response', id: id!, error }, exact: false };
 }
 
 function isValidId(id: unknown): boolean {

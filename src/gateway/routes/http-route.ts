@@ -150,7 +150,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
 
     async sessionMessage(ctx, session, message) {
       if ((verdict ?? (await eraOf())) === 'modern') return onModern.handle(ctx, session, message);
-      const body = serializeMessage(message);
+      const body = ctx.body ?? serializeMessage(message);
       let up = await upstream.post(body, sessionUpstreamHeaders(session));
       if (up.statusCode === 404 && session.upstreamSessionId && message.kind === 'request') {
         await up.body.dump();
@@ -204,7 +204,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
       const abort = new AbortController();
       // In 2026-07-28 a closed response stream is the cancellation signal; pass it on.
       ctx.res.once('close', () => abort.abort());
-      const up = await upstream.post(serializeMessage(message), headers, abort.signal);
+      const up = await upstream.post(ctx.body ?? serializeMessage(message), headers, abort.signal);
       await relayResponse(up, ctx.res, { server: name, limits, requestId: requestIdOf(message), onFinal: ctx.outcome });
     },
 

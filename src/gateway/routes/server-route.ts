@@ -13,6 +13,12 @@ export interface McpContext {
   readonly identity: Identity | undefined;
   /** Hears the final response of a gated call (policy settlement, audit outcome). */
   readonly outcome?: FinalHook;
+  /**
+   * The request's own bytes, when they say exactly what its parsed message says (`exact` from
+   * parseMessage): forwarded as they came instead of re-serialised. Absent once a route rewrites
+   * the message.
+   */
+  readonly body?: Uint8Array;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
 }
