@@ -6,7 +6,7 @@ import { ClientStream, errorResponse, type FinalHook } from './client-stream.js'
 import type { JsonRpcId, Message } from './jsonrpc/message.js';
 import { parseMessage } from './jsonrpc/parse-message.js';
 import { classifyPost, isModernVersion, negotiateLegacyVersion } from './protocol.js';
-import type { McpContext, ServerRoute } from './routes/server-route.js';
+import { mcpContext, type McpContext, type ServerRoute } from './routes/server-route.js';
 import type { SessionRegistry } from './sessions.js';
 import { RpcCode, sendWireError, toWireError, wireError, type WireError } from './wire-error.js';
 
@@ -62,7 +62,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
       }
       if (req.method === 'POST') return await handlePost(req, res, server, auth, route, answering);
       req.resume();
-      const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res };
+      const ctx = mcpContext(server, auth, req, res, undefined, undefined);
       if (req.method === 'GET' || req.method === 'DELETE') return await handleSessionVerb(ctx, route, req.method);
       sendWireError(res, wireError(405, RpcCode.INVALID_REQUEST, `method ${req.method} not allowed`, { headers: { allow: 'GET, POST, DELETE' } }));
     } catch (err) {
@@ -89,7 +89,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     if (!parsed.ok) return sendWireError(res, parsed.error);
     const message = parsed.message;
     if (message.kind === 'request') answering.id = message.id;
-    const ctx: McpContext = { server, principal: auth.principal, identity: auth.identity, req, res, body: parsed.exact ? body : undefined };
+    const ctx = mcpContext(server, auth, req, res, parsed.exact ? body : undefined, undefined);
     const era = classifyPost(req.headers, message);
     if ('status' in era) return sendWireError(res, era);
     if (era.era === 'modern') {
@@ -125,7 +125,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     if (message.kind !== 'request') return ctx;
     if (!gate.isGated(message.method)) {
       const hook = gate.listHook(ctx, message);
-      return hook ? { ...ctx, outcome: hook } : ctx;
+      return hook ? mcpContext(ctx.server, ctx, ctx.req, ctx.res, ctx.body, hook) : ctx;
     }
     const admission = gate.admit(ctx, message);
     return admission instanceof Promise ? admission.then((a) => admitted(ctx, a, answering)) : admitted(ctx, admission, answering);
@@ -138,7 +138,7 @@ export function createMcpEndpoint(deps: McpEndpointDeps) {
     }
     if (!admission.hook) return ctx;
     answering.hook = admission.hook;
-    return { ...ctx, outcome: admission.hook };
+    return mcpContext(ctx.server, ctx, ctx.req, ctx.res, ctx.body, admission.hook);
   }
 
   async function handleSessionVerb(ctx: McpContext, route: ServerRoute, verb: 'GET' | 'DELETE'): Promise<void> {

@@ -8,7 +8,7 @@ import type { JsonObject, Message, RequestMessage } from '../jsonrpc/message.js'
 import type { MrtrBridge } from '../mrtr-bridge.js';
 import { META_SERVER_INFO, MODERN_VERSIONS } from '../protocol.js';
 import { openGatewayStream, sessionHeaders } from '../routes/route-helpers.js';
-import type { McpContext, ServerRoute } from '../routes/server-route.js';
+import { mcpContext, type McpContext, type ServerRoute } from '../routes/server-route.js';
 import type { SessionRegistry } from '../sessions.js';
 import { RpcCode, sendWireError, wireError } from '../wire-error.js';
 import { ListChanges } from './list-changes.js';
@@ -66,7 +66,7 @@ export function createAggregateRoute(deps: AggregateRouteDeps): ServerRoute & { 
         pool,
         namespace,
         ttlMs: deps.listTtlMs,
-        listHook: (server, upstreamRequest) => gate.listHook({ ...ctx, server }, upstreamRequest, 'all'),
+        listHook: (server, upstreamRequest) => gate.listHook(mcpContext(server, ctx, ctx.req, ctx.res, undefined, ctx.outcome), upstreamRequest, 'all'),
         remember(exposed, server, name) {
           const known = listed.get(exposed);
           // A name two servers expose (only possible with `prefix: false`) goes to the first one listed.

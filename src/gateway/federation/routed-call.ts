@@ -4,7 +4,7 @@ import { ClientStream, type FinalHook } from '../client-stream.js';
 import type { JsonObject, RequestMessage, ResponseMessage } from '../jsonrpc/message.js';
 import type { MrtrBridge } from '../mrtr-bridge.js';
 import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION } from '../protocol.js';
-import type { McpContext } from '../routes/server-route.js';
+import { mcpContext, type McpContext } from '../routes/server-route.js';
 import { RpcCode } from '../wire-error.js';
 import type { Namespace } from './namespace.js';
 import { relayChannelCall } from './relayed-call.js';
@@ -50,7 +50,7 @@ export async function serveRoutedCall(deps: RoutedCallDeps, ctx: McpContext, cal
     });
   }
   const routed: RequestMessage = { ...request, params: modern ? withoutEnvelope(target.params) : target.params };
-  const routedCtx: McpContext = { ...ctx, server: target.server, body: undefined };
+  const routedCtx = mcpContext(target.server, ctx, ctx.req, ctx.res, undefined, ctx.outcome);
   // Before the gate, so a call is never recorded as attempted on a session that has just ended
   // (nothing connects yet: the upstream session opens with the call).
   const channel = deps.pool.channel(target.server, caller.session);
