@@ -49,7 +49,7 @@ export async function serveRoutedCall(deps: RoutedCallDeps, ctx: McpContext, cal
       error: { code: RpcCode.INVALID_PARAMS, message: `unknown ${what} (list first; names are {server}${deps.namespace.separator}{name})` },
     });
   }
-  const routed: RequestMessage = { ...request, params: modern ? withoutEnvelope(target.params) : target.params };
+  const routed: RequestMessage = { kind: 'request', id: request.id, method, params: modern ? withoutEnvelope(target.params) : target.params };
   const routedCtx = mcpContext(target.server, ctx, ctx.req, ctx.res, undefined, ctx.outcome);
   // Before the gate, so a call is never recorded as attempted on a session that has just ended
   // (nothing connects yet: the upstream session opens with the call).

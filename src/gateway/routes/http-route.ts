@@ -192,7 +192,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
 
     async modern(ctx, message, version) {
       if ((await eraOf()) === 'legacy') return serveHeld(ctx, message);
-      const headers: Record<string, string> = { ...base(), 'mcp-protocol-version': version };
+      const headers: Record<string, string> = { 'content-type': 'application/json', accept: JSON_AND_SSE, 'mcp-protocol-version': version };
       if (message.kind !== 'response') {
         headers['mcp-method'] = message.method;
         const nameValue = nameOf(message.method, message.params);
