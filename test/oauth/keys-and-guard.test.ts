@@ -118,6 +118,36 @@ describe('resource guard', () => {
     expect(perCallUs).toBeLessThan(20); // Map-lookup territory; a verify costs ~300 µs
   });
 
+  it('refuses a cached token once it expires (past the clock tolerance), and does not keep it', async () => {
+    let now = Date.now();
+    let calls = 0;
+    const token = verified(h.resource('alpha'));
+    const revocations = createRevocationList({ store: h.store, clock: () => now, logger: pino({ level: 'silent' }) });
+    const guard = createResourceGuard({
+      settings: h.oauth.settings,
+      verifier: {
+        async verifyAccessToken() {
+          calls += 1;
+          return token;
+        },
+      },
+      revocations,
+      clock: () => now,
+      logger: pino({ level: 'silent' }),
+      enforceAuth: true,
+      clockToleranceSec: 30,
+    });
+    expect((await guard.authenticate('Bearer tok', 'alpha')).ok).toBe(true);
+    now = token.token.expiresAt + 29_000;
+    expect((await guard.authenticate('Bearer tok', 'alpha')).ok).toBe(true);
+    expect(calls).toBe(1);
+    now = token.token.expiresAt + 31_000;
+    expect(await guard.authenticate('Bearer tok', 'alpha')).toMatchObject({ ok: false, status: 401, body: { error: 'invalid_token', error_description: 'token expired' } });
+    // Dropped from the cache: the next request goes to the verifier again.
+    expect(await guard.authenticate('Bearer tok', 'alpha')).toMatchObject({ ok: false, body: { error_description: 'token expired' } });
+    expect(calls).toBe(2);
+  });
+
   it('revocation wins over a cached entry', async () => {
     const { guard, revocations } = guardWith({ verifyAccessToken: async () => verified(h.resource('alpha')) });
     expect((await guard.authenticate('Bearer tok', 'alpha')).ok).toBe(true);
