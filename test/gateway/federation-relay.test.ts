@@ -4,10 +4,13 @@
  * requests alike (the SDK counts from 0 per session), so those are re-keyed per client session:
  * each answer must reach the upstream that asked. Progress streams through with the client's own
  * token, and an upstream that restarts (and so forgets the session) is reconnected transparently.
+ * On the session the gateway holds for 2026-07-28 callers, a server→client request goes to the
+ * caller whose call's stream carried it, even while other callers have calls in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { textOf } from '../helpers/client-session.js';
-import { collectProgress, connectV1 } from '../helpers/clients.js';
+import { collectProgress, connectV1, connectV2 } from '../helpers/clients.js';
+import type { Authenticator } from '../../src/gateway/mcp-endpoint.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FIXTURES, restartFixture, startFixture, type Fixture } from '../helpers/processes.js';
 
@@ -94,5 +97,39 @@ describe('/mcp relaying over a client session own upstream sessions', () => {
     upstream = await restartFixture(upstream);
     expect(textOf(await c.client.callTool({ name: 'north__echo', arguments: { text: 'after' } }))).toBe('after');
     await c.close();
+  });
+});
+
+describe('server→client requests on the upstream session the gateway shares', () => {
+  const agentHeader: Authenticator = (req) => {
+    const id = String(req.headers['x-test-agent'] ?? 'nobody');
+    return { ok: true, principal: `agent:${id}`, identity: undefined };
+  };
+
+  it('reach the caller whose call asked, while another caller has a call in flight (2026-07-28 clients)', async () => {
+    const shared = await startGateway({ servers: { north: { transport: 'http', url: upstream.url, timeoutMs: 10_000 } } }, { authenticate: agentHeader });
+    try {
+      // Each question is held until both have been asked, so both calls are in flight together.
+      let release!: () => void;
+      const bothAsked = new Promise<void>((resolve) => (release = resolve));
+      let asked = 0;
+      const onElicit = async (params: { message?: unknown }) => {
+        if (++asked === 2) release();
+        await bothAsked;
+        return { action: 'accept' as const, content: { answer: `${String(params.message)}-answer` } };
+      };
+      const [ann, bob] = await Promise.all(
+        ['ann', 'bob'].map((who) => connectV2(`${shared.url}/mcp/north`, { era: 'modern', headers: { 'x-test-agent': who }, onElicit })),
+      );
+      const [a, b] = await Promise.all([
+        ann.client.callTool({ name: 'ask_user', arguments: { question: 'ann' } }),
+        bob.client.callTool({ name: 'ask_user', arguments: { question: 'bob' } }),
+      ]);
+      expect(textOf(a)).toBe('You answered: ann-answer');
+      expect(textOf(b)).toBe('You answered: bob-answer');
+      await Promise.all([ann.close(), bob.close()]);
+    } finally {
+      await shared.close();
+    }
   });
 });

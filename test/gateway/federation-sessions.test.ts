@@ -3,7 +3,8 @@
  * clients: each 2025-era client session gets its own session on an HTTP upstream (the SDK v1
  * fixture records the `Mcp-Session-Id` of every request it gets), opened on first use and
  * deleted when the client's session ends (DELETE or idle expiry); an `isolated` stdio server gets
- * a child per client session; elicitation reaches the client that caused it, in both eras.
+ * a child per client session; a 2026-07-28-only HTTP server is spoken to statelessly;
+ * elicitation reaches the client that caused it, in both eras, from upstreams of both eras.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,15 +23,20 @@ const JSON_AND_SSE = 'application/json, text/event-stream';
 let dir: string;
 let records: string;
 let legacy: Fixture;
+let modernRecords: string;
+let modern: Fixture;
 let gw: TestGateway;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'portcullis-federation-sessions-'));
   records = join(dir, 'requests.jsonl');
   legacy = await startFixture(FIXTURES.v1Http, { env: { RECORD_IDS_FILE: records, RECORD_HEADERS: '1' } });
+  modernRecords = join(dir, 'modern-requests.jsonl');
+  modern = await startFixture(FIXTURES.v2Http, { env: { RECORD_IDS_FILE: modernRecords, RECORD_HEADERS: '1', V2_LEGACY: 'reject' } });
   gw = await startGateway({
     servers: {
       legacy: { transport: 'http', url: legacy.url, timeoutMs: 10_000 },
+      modern: { transport: 'http', url: modern.url, timeoutMs: 10_000 },
       iso: { transport: 'stdio', command: process.execPath, args: [SHIFTY], env: { SHIFTY_NAME: 'iso' }, mode: 'isolated' },
       demo: DEMO_STDIO,
     },
@@ -41,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await legacy?.stop();
+  await modern?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,11 +58,11 @@ interface Recorded {
   headers: Record<string, string>;
 }
 
-/** What the upstream has received so far, from the fixture's record file. */
-function received(): Recorded[] {
+/** What an upstream has received so far, from the fixture's record file. */
+function received(file = records): Recorded[] {
   let text = '';
   try {
-    text = readFileSync(records, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return [];
   }
@@ -195,6 +202,7 @@ describe('/mcp elicitation', () => {
   it.each([
     ['the stdio demo server', 'demo__ask_user'],
     ['an SDK v1 HTTP server, over the client session own upstream session', 'legacy__ask_user'],
+    ['a 2026-07-28-only SDK v2 HTTP server, its input_required turned into a request', 'modern__ask_user'],
   ])('reaches a 2025-era client (SDK v1) from %s and its answer goes back', async (_name, tool) => {
     const c = await connectV1(aggregate(), { onElicit: () => ({ action: 'accept', content: { answer: 'the portcullis' } }) });
     const result = await c.client.callTool({ name: tool, arguments: { question: 'Who guards the gate?' } });
@@ -203,11 +211,35 @@ describe('/mcp elicitation', () => {
     await c.close();
   });
 
-  it('reaches a 2026-07-28 client (SDK v2) as an input_required result, answered on retry', async () => {
+  it.each([
+    ['the stdio demo server', 'demo__ask_user'],
+    ['a 2026-07-28-only SDK v2 HTTP server', 'modern__ask_user'],
+  ])('reaches a 2026-07-28 client (SDK v2) from %s as an input_required result, answered on retry', async (_name, tool) => {
     const c = await connectV2(aggregate(), { era: 'modern' });
-    const result = await c.client.callTool({ name: 'demo__ask_user', arguments: { question: 'Which gate?' } });
+    const result = await c.client.callTool({ name: tool, arguments: { question: 'Which gate?' } });
     expect(textOf(result)).toBe('You answered: portcullis');
     expect(c.elicitations.map((e) => e.message)).toEqual(['Which gate?']);
     await c.close();
+  });
+});
+
+describe('/mcp in front of a 2026-07-28-only HTTP server', () => {
+  it('speaks 2026-07-28 upstream for clients of both eras: no initialize, no session, the envelope headers on every request', async () => {
+    const earlier = received(modernRecords).length;
+    const old = await connectV1(aggregate());
+    const current = await connectV2(aggregate(), { era: 'modern' });
+    expect((await old.client.listTools()).tools.map((t) => t.name)).toContain('modern__echo');
+    expect(textOf(await old.client.callTool({ name: 'modern__echo', arguments: { text: 'old' } }))).toBe('old');
+    expect(textOf(await current.client.callTool({ name: 'modern__echo', arguments: { text: 'new' } }))).toBe('new');
+    const seen = received(modernRecords);
+    expect(seen.slice(earlier).filter((r) => r.method === 'tools/call')).toHaveLength(2);
+    expect(seen.map((r) => r.method)).not.toContain('initialize');
+    for (const r of seen) {
+      expect(r.headers['mcp-protocol-version']).toBe('2026-07-28');
+      expect(r.headers['mcp-method']).toBe(r.method);
+      expect(r.headers['mcp-session-id']).toBeUndefined();
+    }
+    expect(await aggregateHealth('modern')).toMatchObject({ state: 'ready' });
+    await Promise.all([old.close(), current.close()]);
   });
 });

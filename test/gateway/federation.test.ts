@@ -144,9 +144,16 @@ describe('/mcp, every server behind one endpoint', () => {
     expect(names).toEqual(['alpha__echo', 'alpha__weather', 'alpha__whoami', 'b__whoami', 'web__echo']);
     expect(await c.client.callTool({ name: 'web__echo', arguments: { text: 'modern' } })).toMatchObject({ content: [{ text: 'modern' }] });
     await c.close();
-    // Complete merged lists carry the configured hint (federation.listTtlMs), private: they are per agent.
-    expect(await modernList('prompts/list')).toMatchObject({ result: { resultType: 'complete', ttlMs: 5_000, cacheScope: 'private', prompts: [{ name: 'alpha__greet' }] } });
-    expect(await modernList('tools/list')).toMatchObject({ result: { ttlMs: 5_000, cacheScope: 'private' } });
+    // `web` speaks 2026-07-28 and asks that its lists not be cached (ttlMs 0): a merged list keeps the least.
+    expect(await modernList(aggregate(), 'tools/list')).toMatchObject({ result: { resultType: 'complete', ttlMs: 0, cacheScope: 'private' } });
+    // Otherwise complete merged lists carry the configured hint (federation.listTtlMs), private: they are per agent.
+    const stdioOnly = await startGateway({ servers: { alpha: shifty('alpha') }, federation: { listTtlMs: 5_000 } }, { authenticate: agentHeader, policy: policy.engine });
+    try {
+      expect(await modernList(`${stdioOnly.url}/mcp`, 'prompts/list')).toMatchObject({ result: { resultType: 'complete', ttlMs: 5_000, cacheScope: 'private', prompts: [{ name: 'alpha__greet' }] } });
+      expect(await modernList(`${stdioOnly.url}/mcp`, 'tools/list')).toMatchObject({ result: { ttlMs: 5_000, cacheScope: 'private' } });
+    } finally {
+      await stdioOnly.close();
+    }
   });
 
   it('keeps serving when one upstream dies, naming it in lists, errors and /healthz', async () => {
@@ -162,14 +169,14 @@ describe('/mcp, every server behind one endpoint', () => {
     const health = (await (await fetch(`${gw.url}/healthz`)).json()) as { aggregate: { name: string; state: string }[] };
     expect(health.aggregate.find((s) => s.name === 'web')).toMatchObject({ state: 'down' });
     // A list missing a server may not be reused: its items come back as soon as the server does.
-    expect(await modernList('prompts/list')).toMatchObject({ result: { ttlMs: 0, _meta: { 'portcullis/unavailable': ['web'] } } });
+    expect(await modernList(aggregate(), 'prompts/list')).toMatchObject({ result: { ttlMs: 0, _meta: { 'portcullis/unavailable': ['web'] } } });
     await c.close();
   });
 });
 
 /** A raw 2026-07-28 list request to `/mcp` (the SDK does not expose the cache hints). */
-async function modernList(method: string): Promise<unknown> {
-  const res = await fetch(aggregate(), {
+async function modernList(url: string, method: string): Promise<unknown> {
+  const res = await fetch(url, {
     method: 'POST',
     headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': method },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION, 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }),

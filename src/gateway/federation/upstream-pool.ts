@@ -5,7 +5,10 @@ import type { JsonObject, NotificationMessage, RequestMessage, ResponseMessage }
 import { LEGACY_VERSIONS } from '../protocol.js';
 import { GATEWAY_CLIENT_CAPABILITIES, GATEWAY_CLIENT_INFO } from '../routes/route-helpers.js';
 import type { ClientSession } from '../sessions.js';
+import { EraProbe } from '../upstream/era-probe.js';
 import { httpLegacyLinkFactory } from '../upstream/http-legacy-link.js';
+import { httpModernLinkFactory } from '../upstream/http-modern-link.js';
+import { ModernExchange } from '../upstream/modern-exchange.js';
 import { createHttpUpstream, type HttpUpstream } from '../upstream/http-upstream.js';
 import { LegacyChannel } from '../upstream/legacy-channel.js';
 import type { LinkFactory } from '../upstream/legacy-link.js';
@@ -31,8 +34,11 @@ export interface Caller {
 /** How to open one server's upstream sessions, and whether each client session gets its own. */
 interface Upstream {
   readonly connect: LinkFactory;
-  /** A session per client session: its own HTTP session (`connectOwn`), or an isolated child. */
-  readonly perSession: boolean;
+  /**
+   * A session per client session: its own HTTP session (`connectOwn`), or an isolated child.
+   * Not for a 2026-07-28 HTTP server, which has no sessions (known once its era is).
+   */
+  perSession: boolean;
   readonly connectOwn: LinkFactory;
   readonly config: ServerConfig;
 }
@@ -41,7 +47,9 @@ interface Upstream {
  * The aggregated endpoint's upstream sessions. A 2025-era client session of `/mcp` gets one
  * upstream session per server it uses, opened on its first request that needs that server (with
  * the client's own `initialize` params) and closed with the client's session (DELETE, idle expiry,
- * shutdown): an HTTP upstream sees one session per client, as behind `/mcp/{server}`. Stdio
+ * shutdown): an HTTP upstream sees one session per client, as behind `/mcp/{server}`; a
+ * 2026-07-28 HTTP upstream has no sessions, so it is spoken to statelessly on everyone's behalf
+ * (`http-modern-link.ts`). Stdio
  * servers keep one shared child, ids rewritten per client, unless configured `mode: 'isolated'`
  * (a child per client session). Stateless 2026-07-28 callers have no session to tie one to: they
  * share one gateway-owned session per server, ids rewritten per caller, as the `/mcp/{server}`
@@ -72,7 +80,15 @@ export class UpstreamPool {
       } else {
         const http = createHttpUpstream(name, config);
         this.#http.push(http);
-        upstream = { connect: httpLegacyLinkFactory(http, limits, logger), connectOwn: httpLegacyLinkFactory(http, limits, logger, 'on-demand'), perSession: true, config };
+        const probe = new EraProbe(http, config.protocol, limits, logger, (era) => (upstream.perSession = era === 'legacy'));
+        const modern = httpModernLinkFactory(new ModernExchange(http, limits));
+        const byEra = (legacy: LinkFactory): LinkFactory => async (events) => ((await probe.era()) === 'modern' ? modern(events) : legacy(events));
+        upstream = {
+          connect: byEra(httpLegacyLinkFactory(http, limits, logger)),
+          connectOwn: byEra(httpLegacyLinkFactory(http, limits, logger, 'on-demand')),
+          perSession: probe.verdict !== 'modern',
+          config,
+        };
       }
       this.#upstreams.set(name, upstream);
       const initParams: JsonObject = { protocolVersion: LEGACY_VERSIONS[0], capabilities: GATEWAY_CLIENT_CAPABILITIES, clientInfo: GATEWAY_CLIENT_INFO };

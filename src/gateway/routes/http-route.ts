@@ -6,7 +6,8 @@ import { discoverResultFor, resultMessage } from '../channel-serving.js';
 import { ClientStream } from '../client-stream.js';
 import { serializeMessage, type JsonObject, type Message, type RequestMessage, type ResponseMessage } from '../jsonrpc/message.js';
 import type { MrtrBridge } from '../mrtr-bridge.js';
-import { encodeHeaderValue, isLegacyVersion, LEGACY_VERSIONS, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_CLIENT_CAPABILITIES, MODERN_VERSIONS, nameOf } from '../protocol.js';
+import { encodeHeaderValue, isLegacyVersion, LEGACY_VERSIONS, nameOf } from '../protocol.js';
+import { EraProbe } from '../upstream/era-probe.js';
 import { relayResponse } from '../relay.js';
 import type { ClientSession, SessionRegistry } from '../sessions.js';
 import { httpLegacyLinkFactory } from '../upstream/http-legacy-link.js';
@@ -36,48 +37,11 @@ const JSON_AND_SSE = 'application/json, text/event-stream';
 export function createHttpRoute(name: string, config: HttpServerConfig, deps: HttpRouteDeps): ServerRoute {
   const upstream = createHttpUpstream(name, config);
   const { limits } = deps;
-  let era: Promise<'modern' | 'legacy'> | undefined;
-  // hot path: once known, the verdict is read without awaiting a promise.
-  let verdict: 'modern' | 'legacy' | undefined = config.protocol === 'auto' ? undefined : config.protocol;
+  const probe = new EraProbe(upstream, config.protocol, limits, deps.logger, (found) => void deps.store.servers.setEra(name, found).catch(() => undefined));
+  const eraOf = () => probe.era();
   const upstreamHeaders = new WeakMap<ClientSession, Record<string, string>>();
   let held: LegacyChannel | undefined;
   const onModern = new LegacyOnModern(upstream, limits);
-
-  function eraOf(): Promise<'modern' | 'legacy'> {
-    if (config.protocol !== 'auto') return Promise.resolve(config.protocol);
-    era ??= probeEra().then(
-      (found) => {
-        verdict = found;
-        void deps.store.servers.setEra(name, found).catch(() => undefined);
-        return found;
-      },
-      (err) => {
-        era = undefined; // an unreachable upstream has no verdict yet: ask again next time
-        throw err;
-      },
-    );
-    return era;
-  }
-
-  /** 2026-07-28 servers MUST answer `server/discover`; anything else is a 2025-era server. */
-  async function probeEra(): Promise<'modern' | 'legacy'> {
-    const version = MODERN_VERSIONS[0];
-    const probe: RequestMessage = {
-      kind: 'request',
-      id: 'portcullis-probe',
-      method: 'server/discover',
-      params: { _meta: { [META_PROTOCOL_VERSION]: version, [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO, [META_CLIENT_CAPABILITIES]: {} } },
-    };
-    const headers = { ...base(), 'mcp-protocol-version': version, 'mcp-method': 'server/discover' };
-    const res = await upstream.post(serializeMessage(probe), headers);
-    let modern = false;
-    await forEachUpstreamMessage(res, limits, (m) => {
-      const versions = m.kind === 'response' ? m.result?.supportedVersions : undefined;
-      if (Array.isArray(versions) && versions.includes(version)) modern = true;
-    }).catch(() => undefined);
-    deps.logger.info({ server: name, era: modern ? 'modern' : 'legacy' }, 'upstream protocol era');
-    return modern ? 'modern' : 'legacy';
-  }
 
   function heldChannel(): LegacyChannel {
     held ??= new LegacyChannel({
@@ -149,7 +113,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async sessionMessage(ctx, session, message) {
-      if ((verdict ?? (await eraOf())) === 'modern') return onModern.handle(ctx, session, message);
+      if ((probe.verdict ?? (await eraOf())) === 'modern') return onModern.handle(ctx, session, message);
       const body = ctx.body ?? serializeMessage(message);
       let up = await upstream.post(body, sessionUpstreamHeaders(session));
       if (up.statusCode === 404 && session.upstreamSessionId && message.kind === 'request') {

@@ -3,6 +3,7 @@ import { VERSION } from '../../version.js';
 import type { JsonObject, RequestMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
 import { SSE_HEADERS } from '../client-stream.js';
+import type { Envelope } from '../upstream/modern-exchange.js';
 
 /** How the gateway introduces itself to an upstream it holds a session with. */
 export const GATEWAY_CLIENT_INFO: JsonObject = Object.freeze({ name: 'portcullis', version: VERSION });
@@ -16,6 +17,9 @@ export const GATEWAY_CLIENT_CAPABILITIES: JsonObject = Object.freeze({
   sampling: {},
   roots: { listChanged: false },
 });
+
+/** The 2026-07-28 `_meta` envelope of requests the gateway makes on its own behalf. */
+export const GATEWAY_ENVELOPE: Envelope = Object.freeze({ clientInfo: GATEWAY_CLIENT_INFO, capabilities: GATEWAY_CLIENT_CAPABILITIES });
 
 export function sessionHeaders(session: ClientSession): Record<string, string> {
   return { 'mcp-session-id': session.id };

@@ -41,12 +41,12 @@ class HttpLegacyLink implements LegacyLink {
     this.#limits = limits;
     this.#logger = logger;
     this.#events = {
-      onMessage: (m) => {
+      onMessage: (m, relatedTo) => {
         if (m.kind === 'response' && m.id === this.#initId && typeof m.result?.protocolVersion === 'string') {
           this.#protocolVersion = m.result.protocolVersion;
           this.#headerCache = undefined;
         }
-        events.onMessage(m);
+        events.onMessage(m, relatedTo);
       },
       onClose: (reason) => {
         if (!this.#closed) {
@@ -60,8 +60,11 @@ class HttpLegacyLink implements LegacyLink {
 
   async send(message: Message): Promise<void> {
     const res = await this.post(message);
+    // What comes on a request's own stream belongs to that request (a server→client request too).
+    const relatedTo = message.kind === 'request' ? message.id : undefined;
+    const onMessage = relatedTo === undefined ? this.#events.onMessage : (m: Message) => this.#events.onMessage(m, relatedTo);
     // Consumed in the background: a long tool call streams for as long as it runs.
-    forEachUpstreamMessage(res, this.#limits, this.#events.onMessage).catch((err: Error) => {
+    forEachUpstreamMessage(res, this.#limits, onMessage).catch((err: Error) => {
       if (!this.#closed) this.#logger.warn({ server: this.#upstream.name, err: err.message }, 'upstream stream failed');
     });
   }

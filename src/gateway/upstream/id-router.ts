@@ -118,9 +118,9 @@ export class IdRouter {
     return true;
   }
 
-  fromUpstream(message: Message): void {
+  fromUpstream(message: Message, relatedTo?: JsonRpcId): void {
     if (message.kind === 'response') return this.#onResponse(message);
-    if (message.kind === 'request') return this.#onServerRequest(message);
+    if (message.kind === 'request') return this.#onServerRequest(message, relatedTo);
     this.#onNotification(message);
   }
 
@@ -185,11 +185,11 @@ export class IdRouter {
     this.#broadcast(message);
   }
 
-  #onServerRequest(message: RequestMessage): void {
+  #onServerRequest(message: RequestMessage, relatedTo: JsonRpcId | undefined): void {
     const reply = (result?: JsonObject, error?: ResponseMessage['error']) =>
       void this.#send({ kind: 'response', id: message.id, ...(error ? { error } : { result }) }).catch(() => undefined);
     if (message.method === 'ping') return reply({});
-    const call = this.#soleOwnerCall();
+    const call = (typeof relatedTo === 'number' ? this.#calls.get(relatedTo) : undefined) ?? this.#soleOwnerCall();
     if (!call) {
       if (message.method === 'roots/list') return reply({ roots: [] });
       return reply(undefined, {

@@ -56,7 +56,8 @@ export class LegacyChannel {
 
   /** Whether this session is one client's alone, so its calls may go up by `post` with their own ids. */
   get relays(): boolean {
-    return this.#opts.relayed === true;
+    // A link that cannot relay (a 2026-07-28 upstream has no session to hold) routes every call.
+    return this.#opts.relayed === true && this.#link?.post !== undefined;
   }
 
   get state(): State {
@@ -189,7 +190,7 @@ export class LegacyChannel {
     let link: LegacyLink | undefined;
     try {
       link = await this.#opts.connect({
-        onMessage: (m) => this.#onMessage(m),
+        onMessage: (m, relatedTo) => this.#router.fromUpstream(m, relatedTo),
         onClose: (reason) => {
           if (this.#link === link) this.#lost(reason);
         },
@@ -240,10 +241,6 @@ export class LegacyChannel {
       if (this.#state === 'down') this.#connect().catch(() => undefined);
     }, delay);
     this.#restartTimer.unref();
-  }
-
-  #onMessage(message: Message): void {
-    this.#router.fromUpstream(message);
   }
 
   async #sendRaw(message: Message): Promise<void> {

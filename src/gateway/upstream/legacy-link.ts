@@ -1,4 +1,4 @@
-import type { Message } from '../jsonrpc/message.js';
+import type { JsonRpcId, Message } from '../jsonrpc/message.js';
 import type { UpstreamResponse } from './http-upstream.js';
 
 /**
@@ -20,7 +20,11 @@ export interface LegacyLink {
 }
 
 export interface LinkEvents {
-  onMessage(message: Message): void;
+  /**
+   * `relatedTo`: the id of the request whose answer carried the message, where the link knows it
+   * (a server→client request sent on that request's stream belongs to that call).
+   */
+  onMessage(message: Message, relatedTo?: JsonRpcId): void;
   /** The link died (child exited, stream broke); not called after `close()`. */
   onClose(reason: Error): void;
 }
