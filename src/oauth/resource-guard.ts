@@ -176,8 +176,10 @@ export function createResourceGuard(options: ResourceGuardOptions): ResourceGuar
       }
       const hit = cache.get(token);
       if (hit) {
-        if (hit.validUntil <= clock()) cache.delete(token); // expired: refused below, and its room freed
-        return decide(hit, c, required);
+        const outcome = decide(hit, c, required);
+        // An expired entry is refused by `decide`; free its room (the clock is read again only then).
+        if (!outcome.ok && hit.validUntil <= clock()) cache.delete(token);
+        return outcome;
       }
       if (!B64TOKEN.test(token)) return invalidToken(c, 'malformed bearer token');
       return verifyAndCache(token, c, required);

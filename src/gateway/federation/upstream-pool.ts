@@ -80,8 +80,9 @@ export class UpstreamPool {
       } else {
         const http = createHttpUpstream(name, config);
         this.#http.push(http);
-        const probe = new EraProbe(http, config.protocol, limits, logger, (era) => (upstream.perSession = era === 'legacy'));
-        const modern = httpModernLinkFactory(new ModernExchange(http, limits));
+        const exchange = new ModernExchange(http, limits);
+        const probe = new EraProbe(exchange, config.protocol, logger, (era) => (upstream.perSession = era === 'legacy'));
+        const modern = httpModernLinkFactory(exchange);
         const byEra = (legacy: LinkFactory): LinkFactory => async (events) => ((await probe.era()) === 'modern' ? modern(events) : legacy(events));
         upstream = {
           connect: byEra(httpLegacyLinkFactory(http, limits, logger)),

@@ -8,6 +8,7 @@ import { serializeMessage, type JsonObject, type Message, type RequestMessage, t
 import type { MrtrBridge } from '../mrtr-bridge.js';
 import { encodeHeaderValue, isLegacyVersion, LEGACY_VERSIONS, nameOf } from '../protocol.js';
 import { EraProbe } from '../upstream/era-probe.js';
+import { ModernExchange } from '../upstream/modern-exchange.js';
 import { relayResponse } from '../relay.js';
 import type { ClientSession, SessionRegistry } from '../sessions.js';
 import { httpLegacyLinkFactory } from '../upstream/http-legacy-link.js';
@@ -37,11 +38,11 @@ const JSON_AND_SSE = 'application/json, text/event-stream';
 export function createHttpRoute(name: string, config: HttpServerConfig, deps: HttpRouteDeps): ServerRoute {
   const upstream = createHttpUpstream(name, config);
   const { limits } = deps;
-  const probe = new EraProbe(upstream, config.protocol, limits, deps.logger, (found) => void deps.store.servers.setEra(name, found).catch(() => undefined));
-  const eraOf = () => probe.era();
+  const exchange = new ModernExchange(upstream, limits);
+  const probe = new EraProbe(exchange, config.protocol, deps.logger, (found) => void deps.store.servers.setEra(name, found).catch(() => undefined));
   const upstreamHeaders = new WeakMap<ClientSession, Record<string, string>>();
   let held: LegacyChannel | undefined;
-  const onModern = new LegacyOnModern(upstream, limits);
+  const onModern = new LegacyOnModern(exchange);
 
   function heldChannel(): LegacyChannel {
     held ??= new LegacyChannel({
@@ -96,7 +97,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     name,
     async initialize(ctx, request, version) {
       const params: JsonObject = { ...request.params, protocolVersion: version };
-      if ((await eraOf()) === 'modern') {
+      if ((await probe.era()) === 'modern') {
         const init = await onModern.initializeResult(version);
         const session = await deps.sessions.create({ server: name, principal: ctx.principal, protocolVersion: version, initParams: params, upstreamSessionId: null });
         new ClientStream(ctx.res, sessionHeaders(session)).final(resultMessage(request.id, init));
@@ -113,7 +114,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async sessionMessage(ctx, session, message) {
-      if ((probe.verdict ?? (await eraOf())) === 'modern') return onModern.handle(ctx, session, message);
+      if ((probe.verdict ?? (await probe.era())) === 'modern') return onModern.handle(ctx, session, message);
       const body = ctx.body ?? serializeMessage(message);
       let up = await upstream.post(body, sessionUpstreamHeaders(session));
       if (up.statusCode === 404 && session.upstreamSessionId && message.kind === 'request') {
@@ -125,7 +126,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async openStream(ctx, session) {
-      if ((await eraOf()) === 'modern') {
+      if ((await probe.era()) === 'modern') {
         // 2026-07-28 has no standalone stream; the 2025 transport lets a server refuse it.
         sendWireError(ctx.res, wireError(405, RpcCode.INVALID_REQUEST, `upstream ${name} offers no standalone stream`, { headers: { ...sessionHeaders(session), allow: 'POST, DELETE' } }));
         return;
@@ -144,7 +145,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async endSession(ctx, session) {
-      if (session.upstreamSessionId && (await eraOf()) === 'legacy') {
+      if (session.upstreamSessionId && (await probe.era()) === 'legacy') {
         await upstream
           .delete(sessionUpstreamHeaders(session))
           .then((r) => r.body.dump())
@@ -155,7 +156,7 @@ export function createHttpRoute(name: string, config: HttpServerConfig, deps: Ht
     },
 
     async modern(ctx, message, version) {
-      if ((await eraOf()) === 'legacy') return serveHeld(ctx, message);
+      if ((await probe.era()) === 'legacy') return serveHeld(ctx, message);
       const headers: Record<string, string> = { 'content-type': 'application/json', accept: JSON_AND_SSE, 'mcp-protocol-version': version };
       if (message.kind !== 'response') {
         headers['mcp-method'] = message.method;

@@ -2,9 +2,7 @@ import { PortcullisError } from '../../errors.js';
 import { ClientStream } from '../client-stream.js';
 import type { JsonObject, Message, RequestMessage, ResponseMessage } from '../jsonrpc/message.js';
 import type { ClientSession } from '../sessions.js';
-import type { HttpUpstream } from '../upstream/http-upstream.js';
-import { ModernExchange, type AskCaller } from '../upstream/modern-exchange.js';
-import type { MessageLimits } from '../upstream/read-body.js';
+import type { AskCaller, ModernExchange } from '../upstream/modern-exchange.js';
 import { RpcCode, sendWireError, toWireError, wireError } from '../wire-error.js';
 import { answerLocally, GATEWAY_ENVELOPE } from './route-helpers.js';
 import type { McpContext } from './server-route.js';
@@ -24,8 +22,8 @@ export class LegacyOnModern {
   readonly #inFlight = new Map<string, AbortController>();
   #seq = 0;
 
-  constructor(upstream: HttpUpstream, limits: MessageLimits) {
-    this.#exchange = new ModernExchange(upstream, limits);
+  constructor(exchange: ModernExchange) {
+    this.#exchange = exchange;
   }
 
   /** The `initialize` result for a client, built from the upstream's `server/discover`. */

@@ -1,9 +1,7 @@
 import type { Logger } from '../../logger.js';
-import { serializeMessage, type RequestMessage } from '../jsonrpc/message.js';
-import { META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, MODERN_VERSIONS } from '../protocol.js';
-import { GATEWAY_CLIENT_INFO } from '../routes/route-helpers.js';
-import type { HttpUpstream } from './http-upstream.js';
-import { forEachUpstreamMessage, type MessageLimits } from './read-body.js';
+import { MODERN_VERSIONS } from '../protocol.js';
+import { GATEWAY_ENVELOPE } from '../routes/route-helpers.js';
+import type { ModernExchange } from './modern-exchange.js';
 
 export type Era = 'modern' | 'legacy';
 
@@ -14,15 +12,13 @@ export type Era = 'modern' | 'legacy';
 export class EraProbe {
   /** hot path: once known, read without awaiting a promise. */
   verdict: Era | undefined;
-  readonly #upstream: HttpUpstream;
-  readonly #limits: MessageLimits;
+  readonly #exchange: ModernExchange;
   readonly #logger: Logger;
   readonly #onFound: (era: Era) => void;
   #asking: Promise<Era> | undefined;
 
-  constructor(upstream: HttpUpstream, protocol: 'auto' | Era, limits: MessageLimits, logger: Logger, onFound: (era: Era) => void = () => undefined) {
-    this.#upstream = upstream;
-    this.#limits = limits;
+  constructor(exchange: ModernExchange, protocol: 'auto' | Era, logger: Logger, onFound: (era: Era) => void = () => undefined) {
+    this.#exchange = exchange;
     this.#logger = logger;
     this.#onFound = onFound;
     this.verdict = protocol === 'auto' ? undefined : protocol;
@@ -45,22 +41,12 @@ export class EraProbe {
   }
 
   async #ask(): Promise<Era> {
-    const version = MODERN_VERSIONS[0];
-    const probe: RequestMessage = {
-      kind: 'request',
-      id: 'portcullis-probe',
-      method: 'server/discover',
-      params: { _meta: { [META_PROTOCOL_VERSION]: version, [META_CLIENT_INFO]: GATEWAY_CLIENT_INFO, [META_CLIENT_CAPABILITIES]: {} } },
-    };
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version, 'mcp-method': 'server/discover' };
-    const res = await this.#upstream.post(serializeMessage(probe), headers);
-    let modern = false;
-    await forEachUpstreamMessage(res, this.#limits, (m) => {
-      const versions = m.kind === 'response' ? m.result?.supportedVersions : undefined;
-      if (Array.isArray(versions) && versions.includes(version)) modern = true;
-    }).catch(() => undefined);
-    const era: Era = modern ? 'modern' : 'legacy';
-    this.#logger.info({ server: this.#upstream.name, era }, 'upstream protocol era');
+    const answer = await this.#exchange.discover(GATEWAY_ENVELOPE);
+    // Reached, but no valid answer (a 2025-era server refusing the method): not a 2026 server.
+    const final = await this.#exchange.finalOf(answer, 'server/discover', () => undefined).catch(() => undefined);
+    const versions = final?.result?.supportedVersions;
+    const era: Era = Array.isArray(versions) && versions.includes(MODERN_VERSIONS[0]) ? 'modern' : 'legacy';
+    this.#logger.info({ server: this.#exchange.server, era }, 'upstream protocol era');
     return era;
   }
 }

@@ -1,7 +1,7 @@
 import { PortcullisError } from '../../errors.js';
 import { serializeMessage, type JsonObject, type Message, type RequestMessage, type ResponseMessage } from '../jsonrpc/message.js';
 import { encodeHeaderValue, META_CLIENT_CAPABILITIES, META_CLIENT_INFO, META_PROTOCOL_VERSION, META_SERVER_INFO, MODERN_VERSIONS, nameOf } from '../protocol.js';
-import type { HttpUpstream } from './http-upstream.js';
+import type { HttpUpstream, UpstreamResponse } from './http-upstream.js';
 import { forEachUpstreamMessage, type MessageLimits } from './read-body.js';
 
 const VERSION = MODERN_VERSIONS[0];
@@ -39,7 +39,7 @@ export class ModernExchange {
 
   /** An `initialize` result for a 2025-era caller, built from the upstream's `server/discover`. */
   async initializeResult(version: string, envelope: Envelope): Promise<JsonObject> {
-    const final = await this.exchange('portcullis-discover', 'server/discover', { _meta: envelopeMeta(undefined, envelope) }, () => undefined);
+    const final = await this.finalOf(await this.discover(envelope), 'server/discover', () => undefined);
     if (final.error) throw new PortcullisError('UPSTREAM_PROTOCOL', `server/discover failed: ${final.error.message}`);
     const d = final.result ?? {};
     const meta = (d._meta ?? {}) as JsonObject;
@@ -74,6 +74,29 @@ export class ModernExchange {
 
   /** One 2026-07-28 request upstream; notifications go to `onNotification`, the response is returned. */
   async exchange(id: RequestMessage['id'], method: string, params: JsonObject, onNotification: (m: Message) => void, signal?: AbortSignal): Promise<ResponseMessage> {
+    return this.finalOf(await this.send(id, method, params, signal), method, onNotification);
+  }
+
+  /**
+   * `server/discover` as `who`: the upstream's answer, unread. Rejects only when the request did
+   * not reach the upstream (the era probe tells that apart from a server that cannot answer it).
+   */
+  discover(who: Envelope, signal?: AbortSignal): Promise<UpstreamResponse> {
+    return this.send('portcullis-discover', 'server/discover', { _meta: envelopeMeta(undefined, who) }, signal);
+  }
+
+  /** Reads an answer to its response; notifications before it go to `onNotification`. */
+  async finalOf(res: UpstreamResponse, method: string, onNotification: (m: Message) => void): Promise<ResponseMessage> {
+    let final: ResponseMessage | undefined;
+    await forEachUpstreamMessage(res, this.#limits, (m) => {
+      if (m.kind === 'response') final = m;
+      else if (m.kind === 'notification') onNotification(m);
+    });
+    if (!final) throw new PortcullisError('UPSTREAM_PROTOCOL', `${method} answered HTTP ${res.statusCode} without a response`);
+    return final;
+  }
+
+  send(id: RequestMessage['id'], method: string, params: JsonObject, signal?: AbortSignal): Promise<UpstreamResponse> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
@@ -82,14 +105,7 @@ export class ModernExchange {
     };
     const name = nameOf(method, params);
     if (name !== undefined) headers['mcp-name'] = encodeHeaderValue(name);
-    const res = await this.#upstream.post(serializeMessage({ kind: 'request', id, method, params }), headers, signal);
-    let final: ResponseMessage | undefined;
-    await forEachUpstreamMessage(res, this.#limits, (m) => {
-      if (m.kind === 'response') final = m;
-      else if (m.kind === 'notification') onNotification(m);
-    });
-    if (!final) throw new PortcullisError('UPSTREAM_PROTOCOL', `${method} answered HTTP ${res.statusCode} without a response`);
-    return final;
+    return this.#upstream.post(serializeMessage({ kind: 'request', id, method, params }), headers, signal);
   }
 }
 
