@@ -3,7 +3,7 @@ import { PortcullisError } from '../errors.js';
 import { serializeMessage, type JsonRpcId, type Message } from './jsonrpc/message.js';
 import { errorResponse, SSE_HEADERS, type FinalHook } from './client-stream.js';
 import { formatSseEvent, SseParser } from './sse-parser.js';
-import { isEventStream, isJson, parseUpstreamMessage, readCapped, type MessageLimits } from './upstream/read-body.js';
+import { isEventStream, isJson, parseUpstreamMessage, type MessageLimits } from './upstream/read-body.js';
 import type { UpstreamResponse } from './upstream/http-upstream.js';
 import { serializeWireError, toWireError } from './wire-error.js';
 
@@ -43,7 +43,7 @@ export async function relayResponse(up: UpstreamResponse, res: ServerResponse, o
     await up.body.dump();
     throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${status} with content-type ${String(contentType)}`);
   }
-  const bytes = await readCapped(up.body, opts.limits.maxResponseBytes, up.headers['content-length']);
+  const bytes = await up.body.bytes(opts.limits.maxResponseBytes);
   let message = parseUpstreamMessage(bytes, opts.limits);
   // The validation refused everything two parsers could read differently (duplicate keys, BOM,
   // trailing bytes), so an answer nobody replaced goes out as the bytes that were validated.
@@ -94,7 +94,7 @@ async function relaySse(up: UpstreamResponse, res: ServerResponse, opts: RelayOp
   });
   try {
     for await (const chunk of up.body) {
-      parser.push(chunk as Buffer);
+      parser.push(chunk);
       if (res.writableNeedDrain) await new Promise((resolve) => res.once('drain', resolve));
     }
     parser.end();

@@ -3,7 +3,7 @@ import { PortcullisError } from '../../errors.js';
 import { serializeMessage, type Message } from '../jsonrpc/message.js';
 import type { HttpUpstream, UpstreamResponse } from './http-upstream.js';
 import type { LegacyLink, LinkEvents, LinkFactory } from './legacy-link.js';
-import { forEachUpstreamMessage, readCapped, type MessageLimits } from './read-body.js';
+import { forEachUpstreamMessage, type MessageLimits } from './read-body.js';
 
 /**
  * When the link holds the upstream's standalone GET stream open: `always` (a session the gateway
@@ -79,7 +79,7 @@ class HttpLegacyLink implements LegacyLink {
       throw new PortcullisError('UPSTREAM_CLOSED', 'the upstream ended the session');
     }
     if (res.statusCode >= 400) {
-      const text = (await readCapped(res.body, 4096).catch(() => Buffer.alloc(0))).toString('utf8');
+      const text = (await res.body.bytes(4096).catch(() => Buffer.alloc(0))).toString('utf8');
       throw new PortcullisError('UPSTREAM_PROTOCOL', `HTTP ${res.statusCode} ${text.slice(0, 200)}`);
     }
     const sid = res.headers['mcp-session-id'];

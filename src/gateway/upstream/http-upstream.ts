@@ -1,8 +1,8 @@
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { HttpServerConfig } from '../../config/schema.js';
-import { PortcullisError } from '../../errors.js';
+import { UpstreamAnswer, type UpstreamResponse } from './upstream-answer.js';
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+export type { UpstreamBody, UpstreamResponse } from './upstream-answer.js';
 
 /**
  * One HTTP upstream: a keep-alive undici Pool and the few request shapes the MCP transport
@@ -28,7 +28,7 @@ export function createHttpUpstream(name: string, config: HttpServerConfig): Http
   const fixed = config.headers;
   const hasFixed = Object.keys(fixed).length > 0;
 
-  // hot path: the pool's own promise, with failures mapped; no async frame of its own.
+  // hot path: one handler object per request; failures are mapped by it.
   function send(
     method: 'POST' | 'GET' | 'DELETE',
     headers: Record<string, string>,
@@ -36,20 +36,20 @@ export function createHttpUpstream(name: string, config: HttpServerConfig): Http
     signal: AbortSignal | undefined,
     streaming: boolean,
   ): Promise<UpstreamResponse> {
-    return pool
-      .request({
+    const answer = new UpstreamAnswer(name, signal);
+    pool.dispatch(
+      {
         path,
         method,
         headers: hasFixed ? { ...headers, ...fixed } : headers,
         body,
-        signal,
         headersTimeout: config.timeoutMs,
         // A tool may stream progress for minutes; a standalone GET stream may idle forever.
         bodyTimeout: streaming ? 0 : config.timeoutMs,
-      })
-      .catch((err: unknown) => {
-        throw mapUndiciError(err, name);
-      });
+      },
+      answer,
+    );
+    return answer.response;
   }
 
   return {
@@ -59,13 +59,4 @@ export function createHttpUpstream(name: string, config: HttpServerConfig): Http
     delete: (headers) => send('DELETE', headers, undefined, undefined, false),
     close: () => pool.close(),
   };
-}
-
-function mapUndiciError(err: unknown, name: string): Error {
-  if (err instanceof Error && err.name === 'AbortError') return err;
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-    return new PortcullisError('UPSTREAM_TIMEOUT', 'no answer in time', { cause: err });
-  }
-  const code = (err as { code?: string }).code;
-  return new PortcullisError('UPSTREAM_UNAVAILABLE', code ? `${code} talking to ${name}` : String(err), { cause: err });
 }
