@@ -6,6 +6,7 @@ import { PortcullisError } from '../../errors.js';
 const DUMP_LIMIT = 128 * 1024;
 /** Bytes queued unread before the upstream socket is paused (a slow reader, or none yet). */
 const HIGH_WATER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 export interface UpstreamResponse {
   readonly statusCode: number;
@@ -160,10 +161,15 @@ export class UpstreamAnswer implements Dispatcher.DispatchHandler, UpstreamBody 
   }
 
   #shift(): Buffer {
-    const chunk = this.#chunks[this.#read++];
+    const chunk = this.#chunks[this.#read];
+    this.#chunks[this.#read++] = EMPTY; // a read chunk is not kept alive by the queue
     this.#queued -= chunk.length;
     if (this.#read === this.#chunks.length) {
       this.#chunks = [];
+      this.#read = 0;
+    } else if (this.#read >= 64 && this.#read * 2 >= this.#chunks.length) {
+      // A reader that never quite catches up would otherwise grow the array for as long as the stream runs.
+      this.#chunks = this.#chunks.slice(this.#read);
       this.#read = 0;
     }
     if (this.#queued <= HIGH_WATER / 2 && this.#controller?.paused) this.#controller.resume();
