@@ -91,6 +91,15 @@ describe('forged and misused access tokens', () => {
     expectInvalidToken(await callMcp(h, 'beta', `${head}.${b64(payload)}.${sig}`), 'token signature invalid');
   });
 
+  it('the signature of a cached token under a rewritten payload is refused, and the token still works', async () => {
+    const { tokens } = await alphaTokens();
+    expect((await callMcp(h, 'alpha', tokens.access_token)).status).toBe(200); // verified and cached
+    const [head, , sig] = tokens.access_token.split('.');
+    const payload = { ...decode(tokens.access_token), sub: 'someone-else', scope: 'mcp admin' };
+    expectInvalidToken(await callMcp(h, 'alpha', `${head}.${b64(payload)}.${sig}`), 'token signature invalid');
+    expect((await callMcp(h, 'alpha', tokens.access_token)).status).toBe(200);
+  });
+
   it('a key not in our JWKS is refused, even when the header carries it as jwk', async () => {
     const { tokens } = await alphaTokens();
     const attacker = await generateEs256Key();
