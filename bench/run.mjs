@@ -10,7 +10,7 @@
 // --postgres  also measure the full path with Postgres as the store, on one instance and on two
 //             instances sharing the database (the load split between them); a database is
 //             created for the run on that server and dropped after
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -258,7 +258,14 @@ for (const connections of connectionCounts) {
 
 const header = `| target | conns | rps | p50 ms | p99 ms | RSS MB | CPU µs/call | × bare forwarder |\n|---|---:|---:|---:|---:|---:|---:|---:|`;
 const lines = rows.map((r) => `| ${r.target} | ${r.connections} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.rss} | ${Math.round(r.cpu)} | ${r.ratio.toFixed(2)} |`);
-const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${repeats} rounds × ${seconds} s per row; rps, latency, RSS and CPU are the median run, ratios the median of each round's ratio, pieces from ${opts.shared ? '../shared/bench' : 'bench/'}`;
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+const machine = `commit ${commit}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${repeats} rounds × ${seconds} s per row; rps, latency, RSS and CPU are the median run, ratios the median of each round's ratio, pieces from ${opts.shared ? '../shared/bench' : 'bench/'}`;
 const table = `${header}\n${lines.join('\n')}`;
 console.log(`\n${machine}\n\n${table}\n`);
 const top = Math.max(...connectionCounts);
