@@ -57,6 +57,21 @@ function closedBeforeFinish(res: ServerResponse): Promise<boolean> {
   return new Promise((resolve) => res.once('close', () => resolve(!res.writableFinished)));
 }
 
+/**
+ * An upstream whose answer never ends: `chunk` every `everyMs` ms until the connection goes.
+ * `closed()` says whether that connection closed before the answer finished.
+ */
+function unending(path: string, status: number, contentType: string, chunk: string | Buffer, everyMs: number) {
+  let closed: Promise<boolean> = Promise.resolve(false);
+  const u = upstreamFor(path, (_req, res) => {
+    closed = closedBeforeFinish(res);
+    res.writeHead(status, { 'content-type': contentType });
+    const timer = setInterval(() => res.write(chunk), everyMs);
+    res.once('close', () => clearInterval(timer));
+  });
+  return { u, closed: () => closed };
+}
+
 describe('a whole body', () => {
   it('is read exactly, on a connection kept for the next request', async () => {
     const ports: number[] = [];
@@ -88,16 +103,10 @@ describe('a whole body', () => {
   });
 
   it('over the cap without a declared length is refused once the cap is passed, mid-stream', async () => {
-    let closed: Promise<boolean> = Promise.resolve(false);
-    const u = upstreamFor('/chunked', (_req, res) => {
-      closed = closedBeforeFinish(res);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      const timer = setInterval(() => res.write(Buffer.alloc(1000, 0x20)), 5); // unending
-      res.once('close', () => clearInterval(timer));
-    });
+    const { u, closed } = unending('/chunked', 200, 'application/json', Buffer.alloc(1000, 0x20), 5);
     const err = await failure((await post(u)).body.bytes(10_000));
     expect((err as PortcullisError).code).toBe('RESPONSE_TOO_LARGE');
-    expect(await closed).toBe(true);
+    expect(await closed()).toBe(true);
   });
 
   it('cut short by the upstream is an unavailable upstream, not a short answer', async () => {
@@ -142,28 +151,16 @@ describe('a stream', () => {
   });
 
   it('left early (break) closes the connection', async () => {
-    let closed: Promise<boolean> = Promise.resolve(false);
-    const u = upstreamFor('/left', (_req, res) => {
-      closed = closedBeforeFinish(res);
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const timer = setInterval(() => res.write('data: {}\n\n'), 5);
-      res.once('close', () => clearInterval(timer));
-    });
+    const { u, closed } = unending('/left', 200, 'text/event-stream', 'data: {}\n\n', 5);
     for await (const chunk of (await post(u)).body) {
       expect(chunk.length).toBeGreaterThan(0);
       break;
     }
-    expect(await closed).toBe(true);
+    expect(await closed()).toBe(true);
   });
 
   it('aborted by its signal mid-way ends the reader with an AbortError and closes the connection', async () => {
-    let closed: Promise<boolean> = Promise.resolve(false);
-    const u = upstreamFor('/abort-mid', (_req, res) => {
-      closed = closedBeforeFinish(res);
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const timer = setInterval(() => res.write('data: {}\n\n'), 5);
-      res.once('close', () => clearInterval(timer));
-    });
+    const { u, closed } = unending('/abort-mid', 200, 'text/event-stream', 'data: {}\n\n', 5);
     const abort = new AbortController();
     const answer = await post(u, abort.signal);
     const chunks: Buffer[] = [];
@@ -176,7 +173,7 @@ describe('a stream', () => {
       })(),
     );
     expect(err.name).toBe('AbortError');
-    expect(await closed).toBe(true);
+    expect(await closed()).toBe(true);
   });
 });
 
@@ -194,15 +191,9 @@ describe('a dump', () => {
   });
 
   it('closes the connection rather than read a large one, and does not fail', async () => {
-    let closed: Promise<boolean> = Promise.resolve(false);
-    const u = upstreamFor('/large', (_req, res) => {
-      closed = closedBeforeFinish(res);
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      const timer = setInterval(() => res.write(Buffer.alloc(64 * 1024)), 2);
-      res.once('close', () => clearInterval(timer));
-    });
+    const { u, closed } = unending('/large', 500, 'text/plain', Buffer.alloc(64 * 1024), 2);
     await (await post(u)).body.dump();
-    expect(await closed).toBe(true);
+    expect(await closed()).toBe(true);
   });
 });
 

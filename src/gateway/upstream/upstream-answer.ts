@@ -209,7 +209,7 @@ function tooLarge(max: number): PortcullisError {
 }
 
 /** undici's failures in the gateway's terms; an abort stays an AbortError. */
-export function mapUndiciError(err: unknown, name: string): Error {
+function mapUndiciError(err: unknown, name: string): Error {
   if (err instanceof PortcullisError) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
